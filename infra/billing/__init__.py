@@ -1,0 +1,1 @@
+"""The billing system's Pulumi components, one module per concern."""

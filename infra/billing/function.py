@@ -1,0 +1,156 @@
+"""One Lambda function with its own role, least-privilege policy and log group."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from billing.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, BuiltArchive
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    """DynamoDB actions the function may take on the given table or index ARNs."""
+
+    actions: Sequence[str]
+    resources: Sequence[pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
+class BillingFunctionArgs:
+    """Code, permissions and settings of one function."""
+
+    function_name: str
+    archive: BuiltArchive
+    layer_arn: pulumi.Input[str]
+    secret_arn: pulumi.Input[str]
+    """The only secret the function may read; it gets the ARN, never a value."""
+    environment: Mapping[str, pulumi.Input[str]]
+    """Non-secret settings; SECRET_ARN is added from `secret_arn`."""
+    table_access: Sequence[TableAccess]
+    log_retention_days: int
+    timeout_seconds: int
+    """Shorter than API Gateway's 30 s integration timeout, so the function's own error wins."""
+    memory_mb: int = 512
+    kms_key_arn: str | None = None
+    """Customer-managed key of the secret and tables, if any: adds kms:Decrypt on it alone."""
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+_ASSUME_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+class BillingFunction(pulumi.ComponentResource):
+    """Role, inline policy naming concrete ARNs only, log group with retention, function."""
+
+    arn: pulumi.Output[str]
+    invoke_arn: pulumi.Output[str]
+    name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: BillingFunctionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("billing:index:BillingFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=f"{args.function_name}-role",
+            assume_role_policy=_ASSUME_ROLE_POLICY,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {"Version": "2012-10-17", "Statement": self._statements(args, log_group.arn)}
+            ),
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            role=role.arn,
+            runtime=LAMBDA_RUNTIME,
+            architectures=[LAMBDA_ARCHITECTURE],
+            handler="handler.handler",
+            code=pulumi.FileArchive(str(args.archive.path)),
+            source_code_hash=args.archive.sha256,
+            layers=[args.layer_arn],
+            timeout=args.timeout_seconds,
+            memory_size=args.memory_mb,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={"SECRET_ARN": args.secret_arn, **args.environment}
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="Text", log_group=log_group.name
+            ),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *args.depends_on]),
+        )
+        self.arn = function.arn
+        self.invoke_arn = function.invoke_arn
+        self.name = function.name
+        self.register_outputs({"arn": self.arn, "name": self.name})
+
+    @staticmethod
+    def _statements(
+        args: BillingFunctionArgs, log_group_arn: pulumi.Output[str]
+    ) -> list[dict[str, object]]:
+        statements: list[dict[str, object]] = [
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [log_group_arn.apply(lambda arn: f"{arn.removesuffix(':*')}:*")],
+            },
+            {
+                "Sid": "ReadOwnSecret",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [args.secret_arn],
+            },
+        ]
+        for index, access in enumerate(args.table_access):
+            statements.append(
+                {
+                    "Sid": f"Tables{index}",
+                    "Effect": "Allow",
+                    "Action": [f"dynamodb:{action}" for action in access.actions],
+                    "Resource": list(access.resources),
+                }
+            )
+        if args.kms_key_arn:
+            statements.append(
+                {
+                    "Sid": "DecryptWithCustomerKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt"],
+                    "Resource": [args.kms_key_arn],
+                }
+            )
+        return statements

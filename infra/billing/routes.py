@@ -1,0 +1,15 @@
+"""The API's routes, as the runtime contract in ARCHITECTURE.md names them."""
+
+from __future__ import annotations
+
+from billing.http_api import Route
+
+WEBHOOK_PATH = "/stripe/webhook"
+
+SUBSCRIPTION_ROUTES = (
+    Route("POST", "/subscription/checkout", requires_jwt=True),
+    Route("POST", "/subscription/portal", requires_jwt=True),
+    Route("GET", "/subscription/prices", requires_jwt=True),
+    Route("GET", "/subscription", requires_jwt=True),
+)
+WEBHOOK_ROUTES = (Route("POST", WEBHOOK_PATH, requires_jwt=False),)

@@ -1,0 +1,327 @@
+"""Stack settings, parsed once from Pulumi config into a frozen dataclass.
+
+Components never read `pulumi.Config` themselves: every key is read here, validated with a
+clear error, and every secret leaves this module only as a Pulumi secret `Output`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import is_config_secret
+
+#: Keys of the secret document the program writes itself; app secrets may not reuse them.
+DOCUMENT_KEYS = (
+    "stripe_secret_key",
+    "stripe_publishable_key",
+    "stripe_webhook_secret",
+    "stripe_monthly_price_id",
+    "stripe_annual_price_id",
+    "stripe_portal_configuration_id",
+)
+
+_TEST_KEY = re.compile(r"^(sk|rk)_test_")
+_LIVE_KEY = re.compile(r"^(sk|rk)_live_")
+_PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_")
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$")
+
+
+class SettingsError(ValueError):
+    """A stack config value is missing or malformed; the message names the key, never a value."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the program needs from one stack's config."""
+
+    project: str
+    environment: str
+    production: bool
+    stripe_api_key: pulumi.Output[str]
+    """The runtime Stripe key (stripeRuntimeKey if set, else stripe:apiKey), as a secret."""
+    stripe_publishable_key: pulumi.Output[str]
+    app_secrets: Mapping[str, pulumi.Output[str]]
+    """Other app secrets copied verbatim into the secret document, each value a secret."""
+    product_name: str
+    currency: str
+    monthly_amount: int
+    annual_amount: int
+    frontend_domain: str
+    jwt_issuer: str
+    jwt_audience: tuple[str, ...]
+    secret_recovery_window_days: int
+    secret_kms_key_arn: str | None
+    webhook_secret_generation: int
+    log_retention_days: int
+    secrets_cache_ttl_seconds: int
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        """`{environment}-{project}`: scopes every physical name and Stripe lookup key."""
+        return f"{self.environment}-{self.project}"
+
+    def name(self, suffix: str, separator: str = "-") -> str:
+        """A physical name scoped to this stack: `{environment}-{project}{separator}{suffix}`."""
+        return f"{self.prefix}{separator}{suffix}"
+
+
+# Keys the program reads; tests check that Pulumi.yaml declares each project key.
+PROJECT_KEYS = (
+    "production",
+    "stripeRuntimeKey",
+    "stripePublishableKey",
+    "appSecrets",
+    "productName",
+    "currency",
+    "monthlyAmount",
+    "annualAmount",
+    "frontendDomain",
+    "jwtIssuer",
+    "jwtAudience",
+    "secretRecoveryWindowDays",
+    "secretKmsKeyArn",
+    "webhookSecretGeneration",
+    "logRetentionDays",
+    "secretsCacheTtlSeconds",
+    "throttleRateLimit",
+    "throttleBurstLimit",
+)
+
+# CloudWatch Logs accepts only these retention periods.
+_LOG_RETENTION_DAYS = frozenset(
+    {
+        1,
+        3,
+        5,
+        7,
+        14,
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        365,
+        400,
+        545,
+        731,
+        1096,
+        1827,
+        2192,
+        2557,
+        2922,
+        3288,
+        3653,
+    }
+)
+
+
+def load_settings() -> StackSettings:
+    """Read and validate the current stack's config."""
+    return parse_settings(
+        project=pulumi.get_project(),
+        environment=pulumi.get_stack(),
+        project_config=pulumi.Config(),
+        stripe_config=pulumi.Config("stripe"),
+    )
+
+
+def parse_settings(
+    project: str,
+    environment: str,
+    project_config: pulumi.Config,
+    stripe_config: pulumi.Config,
+) -> StackSettings:
+    """Validate config into `StackSettings`; raise `SettingsError` naming the bad key."""
+    production = _boolean(project_config, "production", default=False)
+
+    api_key = _secret_string(stripe_config, "apiKey", required=True)
+    assert api_key is not None
+    _check_key_mode("stripe:apiKey", api_key, production)
+    runtime_key = _secret_string(project_config, "stripeRuntimeKey", required=False)
+    if runtime_key:
+        _check_key_mode(f"{project}:stripeRuntimeKey", runtime_key, production)
+
+    publishable_key = project_config.get("stripePublishableKey")
+    if not publishable_key:
+        raise SettingsError(
+            f"{project}:stripePublishableKey is required: "
+            f"pulumi config set {project}:stripePublishableKey <pk_...>"
+        )
+    if not _PUBLISHABLE_KEY.match(publishable_key):
+        raise SettingsError(f"{project}:stripePublishableKey must start with pk_test_ or pk_live_")
+    if production != publishable_key.startswith("pk_live_"):
+        raise SettingsError(
+            f"{project}:stripePublishableKey must be a "
+            f"{'live' if production else 'test'} key on this stack (production={production})"
+        )
+
+    currency = (project_config.get("currency") or "usd").lower()
+    if not _CURRENCY.match(currency):
+        raise SettingsError(f"{project}:currency must be a 3-letter ISO code such as usd")
+
+    kms_key_arn = project_config.get("secretKmsKeyArn") or None
+    if kms_key_arn is not None and not _KMS_KEY_ARN.match(kms_key_arn):
+        raise SettingsError(f"{project}:secretKmsKeyArn must be a KMS key ARN (arn:aws:kms:...)")
+
+    recovery_window = _integer(project_config, "secretRecoveryWindowDays", default=7)
+    if not 7 <= recovery_window <= 30:
+        raise SettingsError(
+            f"{project}:secretRecoveryWindowDays must be between 7 and 30 "
+            "(0 would delete the secret at once, with no way back)"
+        )
+
+    log_retention = _integer(project_config, "logRetentionDays", default=30)
+    if log_retention not in _LOG_RETENTION_DAYS:
+        raise SettingsError(
+            f"{project}:logRetentionDays must be one CloudWatch accepts: "
+            f"{sorted(_LOG_RETENTION_DAYS)}"
+        )
+
+    frontend_domain = _required_string(project, project_config, "frontendDomain").rstrip("/")
+    if not re.match(r"^https?://[^/\s]+$", frontend_domain):
+        raise SettingsError(
+            f"{project}:frontendDomain must be an origin such as https://app.example.com"
+        )
+    jwt_issuer = _required_string(project, project_config, "jwtIssuer")
+    if not jwt_issuer.startswith("https://"):
+        raise SettingsError(f"{project}:jwtIssuer must be an https URL")
+    audience = project_config.get_object("jwtAudience")
+    if (
+        not isinstance(audience, list)
+        or not audience
+        or not all(isinstance(item, str) and item for item in audience)
+    ):
+        raise SettingsError(f"{project}:jwtAudience must be a non-empty list of strings")
+
+    return StackSettings(
+        project=project,
+        environment=environment,
+        production=production,
+        stripe_api_key=pulumi.Output.secret(runtime_key or api_key),
+        stripe_publishable_key=pulumi.Output.secret(publishable_key),
+        app_secrets=_app_secrets(project, project_config),
+        product_name=project_config.get("productName") or "Premium",
+        currency=currency,
+        monthly_amount=_positive_integer(project_config, "monthlyAmount", default=999),
+        annual_amount=_positive_integer(project_config, "annualAmount", default=9990),
+        frontend_domain=frontend_domain,
+        jwt_issuer=jwt_issuer,
+        jwt_audience=tuple(audience),
+        secret_recovery_window_days=recovery_window,
+        secret_kms_key_arn=kms_key_arn,
+        webhook_secret_generation=_positive_integer(
+            project_config, "webhookSecretGeneration", default=1
+        ),
+        log_retention_days=log_retention,
+        secrets_cache_ttl_seconds=_positive_integer(
+            project_config, "secretsCacheTtlSeconds", default=300
+        ),
+        throttle_rate_limit=_positive_integer(project_config, "throttleRateLimit", default=50),
+        throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
+        tags={"environment": environment, "project": project, "managed-by": "pulumi"},
+    )
+
+
+def _full_key(config: pulumi.Config, key: str) -> str:
+    return config.full_key(key)
+
+
+def _secret_string(config: pulumi.Config, key: str, *, required: bool) -> str | None:
+    """A config value that must be stored encrypted; the plain value never leaves this module."""
+    full_key = _full_key(config, key)
+    value = config.get(key)
+    if not value:
+        if required:
+            raise SettingsError(
+                f"{full_key} is required: pulumi config set --secret {full_key} <value>"
+            )
+        return None
+    if not is_config_secret(full_key):
+        raise SettingsError(
+            f"{full_key} must be a secret: pulumi config set --secret {full_key} <value>"
+        )
+    return value
+
+
+def _check_key_mode(full_key: str, key: str, production: bool) -> None:
+    if production and not _LIVE_KEY.match(key):
+        raise SettingsError(
+            f"{full_key} must be a live key (sk_live_/rk_live_) on a production stack"
+        )
+    if not production and not _TEST_KEY.match(key):
+        raise SettingsError(
+            f"{full_key} must be a test key (sk_test_/rk_test_) on a non-production stack"
+        )
+
+
+def _app_secrets(project: str, config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
+    full_key = _full_key(config, "appSecrets")
+    raw = config.get_object("appSecrets")
+    if raw is None:
+        return {}
+    if not is_config_secret(full_key):
+        raise SettingsError(
+            f"{full_key} must be a secret: "
+            f"pulumi config set --secret --path '{full_key}.<name>' <value>"
+        )
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{full_key} must be an object of name: value pairs")
+    secrets: dict[str, pulumi.Output[str]] = {}
+    for name, value in raw.items():
+        if name in DOCUMENT_KEYS:
+            raise SettingsError(
+                f"{full_key}.{name} collides with a key the program writes to the secret document"
+            )
+        if not isinstance(value, (str, int, float, bool)):
+            raise SettingsError(f"{full_key}.{name} must be a string, number or boolean")
+        text = value if isinstance(value, str) else _scalar_text(value)
+        secrets[str(name)] = pulumi.Output.secret(text)
+    return secrets
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _required_string(project: str, config: pulumi.Config, key: str) -> str:
+    value = config.get(key)
+    if not value:
+        raise SettingsError(
+            f"{project}:{key} is required: pulumi config set {project}:{key} <value>"
+        )
+    return value
+
+
+def _typed(config: pulumi.Config, key: str, read: Callable[[str], Any], kind: str) -> Any:
+    try:
+        return read(key)
+    except pulumi.ConfigTypeError as error:
+        raise SettingsError(f"{_full_key(config, key)} must be {kind}") from error
+
+
+def _boolean(config: pulumi.Config, key: str, *, default: bool) -> bool:
+    value = _typed(config, key, config.get_bool, "true or false")
+    return default if value is None else bool(value)
+
+
+def _integer(config: pulumi.Config, key: str, *, default: int) -> int:
+    value = _typed(config, key, config.get_int, "an integer")
+    return default if value is None else int(value)
+
+
+def _positive_integer(config: pulumi.Config, key: str, *, default: int) -> int:
+    value = _integer(config, key, default=default)
+    if value <= 0:
+        raise SettingsError(f"{_full_key(config, key)} must be a positive integer")
+    return value

@@ -1,0 +1,191 @@
+"""The whole billing stack, wired in dependency order.
+
+HTTP API → webhook endpoint (needs the API URL) → secret version (needs the endpoint's
+signing secret and the price ids) → functions (depend on the secret version, so the secret is
+populated before any traffic) → integrations and routes. No resource is created in `apply`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from billing.app_secret import AppSecret, AppSecretArgs
+from billing.function import BillingFunction, BillingFunctionArgs, TableAccess
+from billing.http_api import HttpApi, HttpApiArgs, LambdaRoutes, LambdaRoutesArgs
+from billing.layer import SharedLayer, SharedLayerArgs
+from billing.packaging import build_function_archive, build_layer_archive
+from billing.routes import SUBSCRIPTION_ROUTES, WEBHOOK_PATH, WEBHOOK_ROUTES
+from billing.settings import StackSettings
+from billing.stripe_catalog import StripeCatalog, StripeCatalogArgs
+from billing.stripe_version import STRIPE_API_VERSION
+from billing.stripe_webhook import StripeWebhook, StripeWebhookArgs
+from billing.tables import CUSTOMER_INDEX_NAME, BillingTables, BillingTablesArgs
+
+#: Each function's timeout: below API Gateway's 30 s, above the Stripe client's worst case.
+FUNCTION_TIMEOUT_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class BillingStack:
+    """What the program exports."""
+
+    api_url: pulumi.Output[str]
+    webhook_url: pulumi.Output[str]
+    secret_arn: pulumi.Output[str]
+    product_id: pulumi.Output[str]
+    monthly_price_id: pulumi.Output[str]
+    annual_price_id: pulumi.Output[str]
+    subscription_function_name: pulumi.Output[str]
+    webhook_function_name: pulumi.Output[str]
+    users_table_name: pulumi.Output[str]
+    events_table_name: pulumi.Output[str]
+
+
+def build_stack(settings: StackSettings) -> BillingStack:
+    """Declare every resource of one stack from its settings."""
+    api = HttpApi(
+        "billing",
+        HttpApiArgs(
+            api_name=settings.name("api"),
+            frontend_origin=settings.frontend_domain,
+            jwt_issuer=settings.jwt_issuer,
+            jwt_audience=settings.jwt_audience,
+            throttle_rate_limit=settings.throttle_rate_limit,
+            throttle_burst_limit=settings.throttle_burst_limit,
+            log_retention_days=settings.log_retention_days,
+            tags=settings.tags,
+        ),
+    )
+    webhook_url = pulumi.Output.concat(api.api_endpoint, WEBHOOK_PATH)
+
+    catalog = StripeCatalog(
+        "stripe",
+        StripeCatalogArgs(
+            product_name=settings.product_name,
+            currency=settings.currency,
+            monthly_amount=settings.monthly_amount,
+            annual_amount=settings.annual_amount,
+            lookup_key_prefix=settings.prefix,
+            return_url=f"{settings.frontend_domain}/account",
+        ),
+    )
+    webhook = StripeWebhook(
+        "stripe-webhook",
+        StripeWebhookArgs(
+            url=webhook_url,
+            api_version=STRIPE_API_VERSION,
+            secret_generation=settings.webhook_secret_generation,
+            description=f"{settings.project} ({settings.environment}) subscription events",
+        ),
+    )
+    secret = AppSecret(
+        "app-secret",
+        AppSecretArgs(
+            secret_name=settings.name("secrets", separator="_"),
+            document={
+                **settings.app_secrets,
+                "stripe_secret_key": settings.stripe_api_key,
+                "stripe_publishable_key": settings.stripe_publishable_key,
+                "stripe_webhook_secret": webhook.signing_secret,
+                "stripe_monthly_price_id": catalog.monthly_price_id,
+                "stripe_annual_price_id": catalog.annual_price_id,
+                "stripe_portal_configuration_id": catalog.portal_configuration_id,
+            },
+            recovery_window_days=settings.secret_recovery_window_days,
+            kms_key_arn=settings.secret_kms_key_arn,
+            tags=settings.tags,
+        ),
+    )
+    tables = BillingTables(
+        "tables",
+        BillingTablesArgs(
+            users_table_name=settings.name("users"),
+            events_table_name=settings.name("stripe-events"),
+            kms_key_arn=settings.secret_kms_key_arn,
+            deletion_protection=settings.production,
+            tags=settings.tags,
+        ),
+    )
+    layer = SharedLayer(
+        "shared-layer",
+        SharedLayerArgs(layer_name=settings.name("shared"), archive=build_layer_archive()),
+    )
+
+    common_environment: dict[str, pulumi.Input[str]] = {
+        "ENVIRONMENT": settings.environment,
+        "PROJECT_NAME": settings.project,
+        "USERS_TABLE": tables.users_table_name,
+        "SECRETS_CACHE_TTL_SECONDS": str(settings.secrets_cache_ttl_seconds),
+        "LOG_LEVEL": "INFO",
+    }
+    subscription = BillingFunction(
+        "subscription",
+        BillingFunctionArgs(
+            function_name=settings.name("subscription"),
+            archive=build_function_archive("subscription"),
+            layer_arn=layer.arn,
+            secret_arn=secret.arn,
+            environment={**common_environment, "FRONTEND_DOMAIN": settings.frontend_domain},
+            table_access=[
+                TableAccess(["GetItem", "PutItem", "UpdateItem"], [tables.users_table_arn])
+            ],
+            log_retention_days=settings.log_retention_days,
+            timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+            kms_key_arn=settings.secret_kms_key_arn,
+            depends_on=[secret.version],
+            tags=settings.tags,
+        ),
+    )
+    webhook_function = BillingFunction(
+        "stripe-webhook",
+        BillingFunctionArgs(
+            function_name=settings.name("stripe-webhook"),
+            archive=build_function_archive("stripe_webhook"),
+            layer_arn=layer.arn,
+            secret_arn=secret.arn,
+            environment={
+                **common_environment,
+                "EVENTS_TABLE": tables.events_table_name,
+                "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX_NAME,
+            },
+            table_access=[
+                TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn]),
+                TableAccess(["Query"], [tables.customer_index_arn]),
+                TableAccess(["PutItem", "ConditionCheckItem"], [tables.events_table_arn]),
+            ],
+            log_retention_days=settings.log_retention_days,
+            timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+            kms_key_arn=settings.secret_kms_key_arn,
+            depends_on=[secret.version],
+            tags=settings.tags,
+        ),
+    )
+    for name, function, routes in (
+        ("subscription-routes", subscription, SUBSCRIPTION_ROUTES),
+        ("webhook-routes", webhook_function, WEBHOOK_ROUTES),
+    ):
+        LambdaRoutes(
+            name,
+            LambdaRoutesArgs(
+                api=api,
+                function_name=function.name,
+                function_arn=function.arn,
+                invoke_arn=function.invoke_arn,
+                routes=routes,
+            ),
+        )
+
+    return BillingStack(
+        api_url=api.api_endpoint,
+        webhook_url=webhook_url,
+        secret_arn=secret.arn,
+        product_id=catalog.product_id,
+        monthly_price_id=catalog.monthly_price_id,
+        annual_price_id=catalog.annual_price_id,
+        subscription_function_name=subscription.name,
+        webhook_function_name=webhook_function.name,
+        users_table_name=tables.users_table_name,
+        events_table_name=tables.events_table_name,
+    )

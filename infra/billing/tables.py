@@ -1,0 +1,91 @@
+"""DynamoDB tables: users (with a Stripe customer index) and processed Stripe events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+#: The users table's index from `stripeCustomerId` to `userId` (keys only: the webhook needs
+#: just the user id, then writes by key).
+CUSTOMER_INDEX_NAME = "stripeCustomerId-index"
+#: Processed events expire after this many days: longer than Stripe's 3-day retry window.
+EVENT_RETENTION_DAYS = 4
+#: The TTL attribute of the processed-events table (epoch seconds).
+EVENT_EXPIRY_ATTRIBUTE = "expiresAt"
+
+
+@dataclass(frozen=True)
+class BillingTablesArgs:
+    """Names and protection of both tables."""
+
+    users_table_name: str
+    events_table_name: str
+    kms_key_arn: str | None
+    """Customer-managed KMS key; None encrypts with the AWS-managed DynamoDB key."""
+    deletion_protection: bool
+    tags: Mapping[str, str]
+
+
+class BillingTables(pulumi.ComponentResource):
+    """On-demand tables with point-in-time recovery and encryption at rest."""
+
+    users_table_name: pulumi.Output[str]
+    users_table_arn: pulumi.Output[str]
+    customer_index_arn: pulumi.Output[str]
+    events_table_name: pulumi.Output[str]
+    events_table_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: BillingTablesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("billing:index:BillingTables", name, None, opts)
+        common = {
+            "billing_mode": "PAY_PER_REQUEST",
+            "point_in_time_recovery": aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            "server_side_encryption": aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=args.kms_key_arn
+            ),
+            "deletion_protection_enabled": args.deletion_protection,
+            "tags": dict(args.tags),
+            "opts": pulumi.ResourceOptions(parent=self),
+        }
+        users = aws.dynamodb.Table(
+            f"{name}-users",
+            name=args.users_table_name,
+            hash_key="userId",
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name="userId", type="S"),
+                aws.dynamodb.TableAttributeArgs(name="stripeCustomerId", type="S"),
+            ],
+            global_secondary_indexes=[
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=CUSTOMER_INDEX_NAME,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name="stripeCustomerId", key_type="HASH"
+                        )
+                    ],
+                    projection_type="KEYS_ONLY",
+                )
+            ],
+            **common,
+        )
+        events = aws.dynamodb.Table(
+            f"{name}-stripe-events",
+            name=args.events_table_name,
+            hash_key="eventId",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="eventId", type="S")],
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=EVENT_EXPIRY_ATTRIBUTE, enabled=True),
+            **common,
+        )
+        self.users_table_name = users.name
+        self.users_table_arn = users.arn
+        self.customer_index_arn = users.arn.apply(lambda arn: f"{arn}/index/{CUSTOMER_INDEX_NAME}")
+        self.events_table_name = events.name
+        self.events_table_arn = events.arn
+        self.register_outputs(
+            {"usersTableName": self.users_table_name, "eventsTableName": self.events_table_name}
+        )

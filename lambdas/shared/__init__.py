@@ -1,0 +1,1 @@
+"""Code shared by the billing Lambdas, shipped in the layer: secrets, clients, users store, HTTP."""

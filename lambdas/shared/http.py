@@ -1,0 +1,76 @@
+"""API Gateway HTTP API (payload 2.0) helpers: caller identity, JSON bodies, responses, CORS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class HttpError(Exception):
+    """A failure the client caused or can act on; `message` is safe to return."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user, from the JWT claims API Gateway verified."""
+
+    user_id: str
+    email: str | None
+
+
+def caller(event: Mapping[str, Any]) -> Caller:
+    """The caller from `requestContext.authorizer.jwt.claims`; never from the body. 401 if none."""
+    claims = (
+        event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims") or {}
+    )
+    user_id = claims.get("sub")
+    if not isinstance(user_id, str) or not user_id:
+        raise HttpError(401, "Unauthorized")
+    email = claims.get("email")
+    return Caller(user_id=user_id, email=email if isinstance(email, str) else None)
+
+
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    """The request body as sent, base64-decoded when API Gateway encoded it."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode("utf-8")
+
+
+def json_body(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The body parsed as a JSON object; 400 when missing or malformed."""
+    try:
+        parsed = json.loads(raw_body(event) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise HttpError(400, "Request body must be JSON") from None
+    if not isinstance(parsed, dict):
+        raise HttpError(400, "Request body must be a JSON object")
+    return parsed
+
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header, matched case-insensitively."""
+    wanted = name.lower()
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
+
+
+def response(status: int, body: Mapping[str, Any], cors: bool = True) -> dict[str, Any]:
+    """A payload-2.0 response with a JSON body (and CORS headers for the frontend origin)."""
+    headers = {"Content-Type": "application/json"}
+    origin = os.environ.get("FRONTEND_DOMAIN")
+    if cors and origin:
+        headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
+    return {"statusCode": status, "headers": headers, "body": json.dumps(body)}

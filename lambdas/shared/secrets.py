@@ -1,0 +1,166 @@
+"""The secret document named by SECRET_ARN, cached per container.
+
+One `GetSecretValue` per container per TTL window (SECRETS_CACHE_TTL_SECONDS, default 300):
+warm invocations read the cached dict, and an expired cache is refreshed by whichever caller
+gets the lock first. A caller that has evidence the cache is stale (a webhook signature that
+fails, a Stripe authentication error) forces a refresh, at most once per
+`FORCED_REFRESH_INTERVAL_SECONDS` per container, so a flood of forged requests cannot become
+a flood of Secrets Manager calls.
+
+Why not Powertools' parameters utility: measured on this project's machine, importing it adds
+~0.12 s to a cold start already at ~0.56 s for boto3 + stripe (the target is 1.25x), and it has
+neither a lock nor a rate-limited forced refresh, which this module needs anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from shared import aws
+
+DEFAULT_TTL_SECONDS = 300.0
+#: Forced refreshes closer together than this are refused (the cached document is kept).
+FORCED_REFRESH_INTERVAL_SECONDS = 60.0
+
+
+class SecretsError(RuntimeError):
+    """The secret could not be read or lacks a key; the message never holds a secret value."""
+
+
+class SecretsCache:
+    """A TTL cache of one JSON document, safe under concurrent callers."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], dict[str, str]],
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        forced_refresh_interval: float = FORCED_REFRESH_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._ttl = ttl_seconds
+        self._forced_interval = forced_refresh_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: dict[str, str] | None = None
+        self._expires_at = 0.0
+        self._last_forced_at: float | None = None
+
+    def get(self) -> dict[str, str]:
+        """The cached document, fetched first if missing or expired."""
+        value = self._value
+        if value is not None and self._clock() < self._expires_at:
+            return value
+        with self._lock:
+            if self._value is None or self._clock() >= self._expires_at:
+                self._load()
+            assert self._value is not None
+            return self._value
+
+    def refresh(self) -> dict[str, str]:
+        """Fetch now, whatever the TTL says."""
+        with self._lock:
+            self._load()
+            assert self._value is not None
+            return self._value
+
+    def refresh_if_allowed(self) -> bool:
+        """Force a refresh unless one was forced within the interval; True if it fetched."""
+        with self._lock:
+            now = self._clock()
+            if (
+                self._last_forced_at is not None
+                and now - self._last_forced_at < self._forced_interval
+            ):
+                return False
+            self._last_forced_at = now
+            self._load()
+            return True
+
+    def _load(self) -> None:
+        self._value = self._fetch()
+        self._expires_at = self._clock() + self._ttl
+
+
+def fetch_secret_document(secret_arn: str) -> dict[str, str]:
+    """Read and parse the secret's current version."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = aws.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        raise SecretsError(f"could not read the billing secret: {code}") from None
+    except BotoCoreError as error:
+        raise SecretsError(f"could not reach Secrets Manager: {type(error).__name__}") from None
+    try:
+        document = json.loads(response["SecretString"])
+    except (KeyError, ValueError):
+        raise SecretsError("the billing secret is not a JSON document") from None
+    if not isinstance(document, dict):
+        raise SecretsError("the billing secret is not a JSON object")
+    return {str(key): str(value) for key, value in document.items()}
+
+
+_cache: SecretsCache | None = None
+_cache_lock = threading.Lock()
+
+
+def _default_cache() -> SecretsCache:
+    global _cache
+    if _cache is None:
+        with _cache_lock:
+            if _cache is None:
+                secret_arn = os.environ.get("SECRET_ARN")
+                if not secret_arn:
+                    raise SecretsError("SECRET_ARN is not set")
+                ttl = float(os.environ.get("SECRETS_CACHE_TTL_SECONDS", DEFAULT_TTL_SECONDS))
+                _cache = SecretsCache(lambda: fetch_secret_document(secret_arn), ttl)
+    return _cache
+
+
+def get_secrets() -> dict[str, str]:
+    """The whole secret document."""
+    return _default_cache().get()
+
+
+def get_secret(key: str) -> str | None:
+    """One value of the document, or None when the key is absent."""
+    return get_secrets().get(key)
+
+
+def require_secret(key: str) -> str:
+    """One value of the document; a missing key is a `SecretsError` naming the key."""
+    value = get_secret(key)
+    if not value:
+        raise SecretsError(f"the billing secret has no {key!r}")
+    return value
+
+
+def get_stripe_keys() -> dict[str, str]:
+    """The Stripe secret and publishable keys."""
+    return {
+        "secret_key": require_secret("stripe_secret_key"),
+        "publishable_key": require_secret("stripe_publishable_key"),
+    }
+
+
+def refresh_secrets() -> dict[str, str]:
+    """Re-read the secret now (unthrottled: for operators and tests, not request paths)."""
+    return _default_cache().refresh()
+
+
+def refresh_secrets_if_allowed() -> bool:
+    """Re-read the secret after evidence it changed, rate-limited per container."""
+    return _default_cache().refresh_if_allowed()
+
+
+def reset_cache() -> None:
+    """Forget the cache and its settings (tests start each container fresh)."""
+    global _cache
+    with _cache_lock:
+        _cache = None

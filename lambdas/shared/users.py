@@ -1,0 +1,180 @@
+"""The users table: reads, conditional writes, lookup by Stripe customer, and event application.
+
+Record fields (ARCHITECTURE.md): `userId`, `stripeCustomerId`, `stripeSubscriptionId`,
+`isSubscribed`, `cancelAtPeriodEnd`, `plan`, `subscriptionStatus`, `currentPeriodEnd`,
+`updatedAt`; plus `email`, `createdAt` and `stripeEventCreated` (the `created` time of the last
+Stripe event applied, which keeps older events from overwriting newer state).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from shared import aws
+
+#: Processed events are kept this long: beyond Stripe's 3-day retry window.
+EVENT_RETENTION_SECONDS = 4 * 24 * 3600
+
+
+class EventOutcome(StrEnum):
+    """What applying one Stripe event did."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    UNKNOWN_USER = "unknown_user"
+
+
+def users_table() -> str:
+    return os.environ["USERS_TABLE"]
+
+
+def _serialize(value: Any) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialized: dict[str, Any] = TypeSerializer().serialize(value)
+    return serialized
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    plain = {key: deserializer.deserialize(value) for key, value in item.items()}
+    return {
+        key: int(value) if isinstance(value, Decimal) else value for key, value in plain.items()
+    }
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def get_user(user_id: str) -> dict[str, Any] | None:
+    """The user's record, read consistently, or None."""
+    item = (
+        aws.client("dynamodb")
+        .get_item(TableName=users_table(), Key={"userId": {"S": user_id}}, ConsistentRead=True)
+        .get("Item")
+    )
+    return _deserialize(item) if item else None
+
+
+def save_customer(user_id: str, email: str | None, customer_id: str) -> str:
+    """Record `customer_id` for the user (creating the record) unless one is already stored.
+
+    Returns the customer id that is stored afterwards: ours, or the one a racing request
+    stored first, so every request of a user ends up on one Stripe customer.
+    """
+    from botocore.exceptions import ClientError
+
+    now = _now()
+    names = {"#customer": "stripeCustomerId"}
+    values = {":customer": {"S": customer_id}, ":now": {"N": str(now)}}
+    expression = (
+        "SET #customer = :customer, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)"
+    )
+    if email:
+        expression += ", email = if_not_exists(email, :email)"
+        values[":email"] = {"S": email}
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=users_table(),
+            Key={"userId": {"S": user_id}},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_not_exists(#customer) OR #customer = :customer",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return customer_id
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    stored = get_user(user_id) or {}
+    return str(stored["stripeCustomerId"])
+
+
+def find_user_id_by_customer(customer_id: str) -> str | None:
+    """The user whose record holds `customer_id`, through the index (never a Scan)."""
+    items = (
+        aws.client("dynamodb")
+        .query(
+            TableName=users_table(),
+            IndexName=os.environ.get("USERS_CUSTOMER_INDEX", "stripeCustomerId-index"),
+            KeyConditionExpression="stripeCustomerId = :customer",
+            ExpressionAttributeValues={":customer": {"S": customer_id}},
+            Limit=1,
+        )
+        .get("Items", [])
+    )
+    return str(items[0]["userId"]["S"]) if items else None
+
+
+def apply_event(
+    user_id: str,
+    state: Mapping[str, Any],
+    event_id: str,
+    event_type: str,
+    event_created: int,
+) -> EventOutcome:
+    """Write `state` to the user and record the event, in one transaction.
+
+    Neither lands without the other. A recorded event id makes it a duplicate; an event older
+    than the stored state (`stripeEventCreated`) is stale and changes nothing; an equal
+    `created` applies; a user with no record is unknown. The common path is one request.
+    """
+    from botocore.exceptions import ClientError
+
+    names = {f"#f{index}": field for index, field in enumerate(state)}
+    values = {f":v{index}": _serialize(value) for index, value in enumerate(state.values())}
+    assignments = [f"#f{index} = :v{index}" for index in range(len(state))]
+    values[":created"] = {"N": str(event_created)}
+    values[":now"] = {"N": str(_now())}
+    assignments += ["stripeEventCreated = :created", "updatedAt = :now"]
+    try:
+        aws.client("dynamodb").transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": os.environ["EVENTS_TABLE"],
+                        "Item": {
+                            "eventId": {"S": event_id},
+                            "type": {"S": event_type},
+                            "userId": {"S": user_id},
+                            "expiresAt": {"N": str(_now() + EVENT_RETENTION_SECONDS)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(eventId)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": users_table(),
+                        "Key": {"userId": {"S": user_id}},
+                        "UpdateExpression": "SET " + ", ".join(assignments),
+                        "ConditionExpression": "attribute_exists(userId) AND ("
+                        "attribute_not_exists(stripeEventCreated)"
+                        " OR stripeEventCreated <= :created)",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+        return EventOutcome.APPLIED
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = error.response.get("CancellationReasons") or []
+    codes = [reason.get("Code") for reason in reasons]
+    if codes[:1] == ["ConditionalCheckFailed"]:
+        return EventOutcome.DUPLICATE
+    if codes[1:2] == ["ConditionalCheckFailed"]:
+        exists = bool(reasons[1].get("Item")) or get_user(user_id) is not None
+        return EventOutcome.STALE if exists else EventOutcome.UNKNOWN_USER
+    raise RuntimeError(f"the event transaction was cancelled: {codes}")

@@ -1,0 +1,37 @@
+"""Stripe webhook Lambda: verify the signature on the raw body, then apply the event.
+
+400 for anything not correctly signed (nothing is written), 200 once the event is applied,
+ignored or already processed, 500 on a processing failure so that Stripe retries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from processing import process_event
+from verification import InvalidWebhookError, verify_event
+
+from shared.http import header, raw_body, response
+from shared.log import get_logger
+
+logger = get_logger("stripe_webhook.handler")
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        stripe_event = verify_event(raw_body(event), header(event, "stripe-signature"))
+    except InvalidWebhookError as error:
+        logger.warning("webhook rejected: %s", error)
+        return response(400, {"error": "Invalid signature or payload"}, cors=False)
+    except Exception as error:
+        logger.error("webhook verification failed: %s", type(error).__name__)
+        return response(500, {"error": "Internal error"}, cors=False)
+    try:
+        outcome = process_event(stripe_event)
+    except Exception as error:
+        logger.error(
+            "%s %s failed: %s", stripe_event["type"], stripe_event["id"], type(error).__name__
+        )
+        return response(500, {"error": "Internal error"}, cors=False)
+    return response(200, {"received": True, "outcome": outcome}, cors=False)

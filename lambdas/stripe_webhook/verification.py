@@ -1,0 +1,79 @@
+"""Stripe webhook signature verification, before any other work.
+
+Stripe's library checks the HMAC and rejects timestamps older than the tolerance; it accepts any
+future timestamp, so those more than the tolerance ahead are refused here too. When the cached
+signing secret fails, the secret is re-read once (rate-limited per container): `pulumi up` may
+have replaced the endpoint and written its new secret.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import stripe
+
+from shared import secrets
+
+TOLERANCE_SECONDS = 300
+
+
+class InvalidWebhookError(Exception):
+    """The request is not a correctly signed, fresh Stripe event; the caller answers 400."""
+
+
+def verify_event(payload: bytes, signature_header: str | None) -> dict[str, Any]:
+    """The verified event as a dict, or `InvalidWebhookError`."""
+    if not signature_header:
+        raise InvalidWebhookError("missing Stripe-Signature header")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidWebhookError("body is not UTF-8") from None
+    _refuse_future_timestamp(signature_header)
+    secret = secrets.require_secret("stripe_webhook_secret")
+    try:
+        _verify(text, signature_header, secret)
+    except InvalidWebhookError:
+        if not secrets.refresh_secrets_if_allowed():
+            raise
+        fresh = secrets.require_secret("stripe_webhook_secret")
+        if fresh == secret:
+            raise
+        _verify(text, signature_header, fresh)
+    return _parse_event(text)
+
+
+def _verify(payload: str, header: str, secret: str) -> None:
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError:
+        raise InvalidWebhookError("signature does not verify") from None
+
+
+def _refuse_future_timestamp(header: str) -> None:
+    stamps = [part[2:] for part in header.split(",") if part.strip().startswith("t=")]
+    try:
+        timestamp = int(stamps[0].strip())
+    except (IndexError, ValueError):
+        raise InvalidWebhookError("signature header has no timestamp") from None
+    if timestamp > time.time() + TOLERANCE_SECONDS:
+        raise InvalidWebhookError("signature timestamp is in the future")
+
+
+def _parse_event(payload: str) -> dict[str, Any]:
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise InvalidWebhookError("body is not JSON") from None
+    if not (
+        isinstance(event, dict)
+        and event.get("object") == "event"
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance(event.get("data", {}).get("object"), dict)
+    ):
+        raise InvalidWebhookError("body is not a Stripe event")
+    return event

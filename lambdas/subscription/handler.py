@@ -1,0 +1,53 @@
+"""Subscription API Lambda: a thin adapter from API Gateway events to `service` functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import service
+
+from shared.http import Caller, HttpError, caller, json_body, response
+from shared.log import get_logger
+
+logger = get_logger("subscription.handler")
+
+Route = Callable[[Caller, Mapping[str, Any]], dict[str, Any]]
+
+ROUTES: dict[str, Route] = {
+    "POST /subscription/checkout": lambda who, event: service.create_checkout(
+        who, json_body(event)
+    ),
+    "POST /subscription/portal": lambda who, event: service.create_portal_session(who),
+    "GET /subscription/prices": lambda who, event: service.prices(),
+    "GET /subscription": lambda who, event: service.subscription_state(who),
+}
+
+
+def route_key(event: Mapping[str, Any]) -> str:
+    """`METHOD /path` of the request, as API Gateway's route key names it."""
+    key = event.get("routeKey")
+    if isinstance(key, str) and key in ROUTES:
+        return key
+    http = event.get("requestContext", {}).get("http", {})
+    return f"{http.get('method', '')} {event.get('rawPath', http.get('path', ''))}"
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    key = route_key(event)
+    route = ROUTES.get(key)
+    if route is None:
+        return response(404, {"error": "Not found"})
+    try:
+        return response(200, route(caller(event), event))
+    except HttpError as error:
+        return response(error.status, {"error": error.message})
+    except Exception as error:
+        logger.error("%s failed: %s", key, type(error).__name__)
+        return response(502 if _is_upstream(error) else 500, {"error": "Internal error"})
+
+
+def _is_upstream(error: Exception) -> bool:
+    """Stripe or AWS failed (502), as opposed to this code (500)."""
+    module = type(error).__module__
+    return module.startswith(("stripe", "botocore")) or type(error).__name__ == "SecretsError"

@@ -1,0 +1,75 @@
+"""The repository itself: no committed key, config files that declare and hold the right things."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from billing.settings import PROJECT_KEYS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KEY_SHAPED = re.compile(
+    r"(sk|rk|pk)_(live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{16,}|AKIA[0-9A-Z]{16}"
+    r"|(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])(?=.*aws_secret)",
+)
+PULUMI_TYPES = {"string", "integer", "boolean", "array"}
+
+
+def tracked_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\n")  # fmt: skip
+    return [REPO_ROOT / name for name in listed if name and (REPO_ROOT / name).is_file()]
+
+
+def test_key_pattern_catches_the_shapes_it_is_for() -> None:
+    for key in ("sk_test_", "rk_live_", "pk_test_", "whsec_"):
+        assert KEY_SHAPED.search(key + "a1B2" * 6)
+    assert KEY_SHAPED.search("AKIA" + "ABCDEFGHIJ123456")
+    assert not KEY_SHAPED.search('"sk_test_" + "FAKE" * 6')
+
+
+def test_no_tracked_file_holds_a_key_shaped_string() -> None:
+    files = tracked_files()
+    assert files, "git ls-files found nothing: the scan would prove nothing"
+    for path in files:
+        text = path.read_text(errors="ignore")
+        match = KEY_SHAPED.search(text)
+        assert match is None, f"{path.relative_to(REPO_ROOT)} holds a key-shaped string"
+
+
+def test_stack_files_hold_no_secret_or_key_shaped_value() -> None:
+    stack_files = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
+    assert {p.name for p in stack_files} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
+    for path in stack_files:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        for key, value in config.items():
+            assert not (isinstance(value, dict) and "secure" in value), f"{path.name}: {key}"
+            assert not re.search(r"(sk|rk|pk)_(live|test)_|whsec_", str(value)), path.name
+        assert "stripe:apiKey" not in config
+    prod = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    assert prod["saas-billing:production"] is True
+
+
+def test_pulumi_yaml_declares_every_project_key_with_a_description() -> None:
+    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    assert project["runtime"]["name"] == "python"
+    assert project["main"] == "infra/"
+    declared = project["config"]
+    assert set(declared) == set(PROJECT_KEYS)
+    for key, spec in declared.items():
+        assert spec.get("description"), key
+        assert ":" not in key, "only the project's own keys may be declared"
+        if "type" in spec:
+            assert spec["type"] in PULUMI_TYPES, key
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "make test" in ci
+    assert "make test" in readme and "make plan" in readme

@@ -1,0 +1,132 @@
+"""`make plan STACK=<stack>`: what `pulumi up` would create, computed offline under Pulumi's mocks.
+
+Reads Pulumi.yaml's declared defaults and Pulumi.<stack>.yaml, stands in placeholders for the
+secrets (which are never committed, so never known here), runs the program and prints the
+resource tree, the secret document's keys, each function's environment, each IAM statement and
+the routes. No AWS account, Stripe key, Pulumi CLI or network is needed. Exit status 2 on a
+settings error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
+
+from billing.settings import SettingsError  # noqa: E402
+from tools.mock_engine import (  # noqa: E402
+    DEFAULT_SECRET_KEYS,
+    Recording,
+    fake_stripe_key,
+    run_program,
+)
+
+_SECRET = "[secret]"
+# Properties a reviewer cares about, per resource type (everything else is left out).
+_SHOWN = {
+    "stripe:index/product:Product": ("name",),
+    "stripe:index/price:Price": ("unitAmount", "currency", "recurring", "lookupKey"),
+    "stripe:index/webhookEndpoint:WebhookEndpoint": ("url", "enabledEvents", "apiVersion"),
+    "aws:secretsmanager/secret:Secret": ("name", "recoveryWindowInDays", "kmsKeyId"),
+    "aws:dynamodb/table:Table": ("name", "billingMode", "pointInTimeRecovery", "ttl"),
+    "aws:lambda/layerVersion:LayerVersion": ("layerName", "compatibleRuntimes", "sourceCodeHash"),
+    "aws:lambda/function:Function": ("name", "runtime", "architectures", "timeout"),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:apigatewayv2/api:Api": ("name", "corsConfiguration"),
+    "aws:apigatewayv2/stage:Stage": ("name", "defaultRouteSettings"),
+    "aws:apigatewayv2/authorizer:Authorizer": ("authorizerType", "jwtConfiguration"),
+    "aws:iam/role:Role": ("name",),
+}
+
+
+def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> tuple[dict[str, Any], set[str]]:
+    """The stack's config as `pulumi up` would see it, with placeholders for unset secrets."""
+    project_file = yaml.safe_load((repo_root / "Pulumi.yaml").read_text())
+    project = project_file["name"]
+    stack_file = repo_root / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise SettingsError(f"no Pulumi.{stack}.yaml in {repo_root}")
+    config: dict[str, Any] = {
+        f"{project}:{key}": spec["default"]
+        for key, spec in (project_file.get("config") or {}).items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+    config.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    placeholders: set[str] = set()
+    for key, value in list(config.items()):
+        if isinstance(value, dict) and "secure" in value:
+            config[key] = "placeholder"
+            placeholders.add(key)
+    mode = "live" if config.get(f"{project}:production") is True else "test"
+    for key, value in (
+        ("stripe:apiKey", fake_stripe_key("sk", mode, "PLACEHOLDER")),
+        (f"{project}:stripePublishableKey", fake_stripe_key("pk", mode, "PLACEHOLDER")),
+    ):
+        if key not in config or key in placeholders:
+            config[key] = value
+            placeholders.add(key)
+    return config, placeholders
+
+
+def render(recording: Recording) -> str:
+    """The plan as text: resources, secret document keys, environments, IAM and routes."""
+    lines = ["Resources:"]
+    for resource in recording.resources:
+        if resource.type.startswith("billing:"):
+            lines.append(f"  {resource.type.split(':')[-1]} {resource.name}")
+            continue
+        lines.append(f"    {resource.type} {resource.name}")
+        for prop in _SHOWN.get(resource.type, ()):
+            if prop in resource.inputs:
+                shown = _SECRET if prop in resource.secret_inputs else resource.inputs[prop]
+                lines.append(f"        {prop}: {json.dumps(shown, sort_keys=True)}")
+    version = recording.one("aws:secretsmanager/secretVersion:SecretVersion")
+    lines += ["", "Secret document keys (values are secrets, never shown):"]
+    lines += [f"  {key}" for key in sorted(json.loads(version.inputs["secretString"]))]
+    lines += ["", "Lambda environments:"]
+    for function in recording.of_type("aws:lambda/function:Function"):
+        lines.append(f"  {function.inputs['name']}")
+        for key, value in sorted(function.inputs["environment"]["variables"].items()):
+            lines.append(f"    {key}={value}")
+    lines += ["", "IAM statements:"]
+    for policy in recording.of_type("aws:iam/rolePolicy:RolePolicy"):
+        lines.append(f"  {policy.name}")
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            lines.append(
+                f"    {', '.join(statement['Action'])} on {', '.join(statement['Resource'])}"
+            )
+    lines += ["", "Routes:"]
+    for route in recording.of_type("aws:apigatewayv2/route:Route"):
+        auth = "JWT required" if route.inputs.get("authorizationType") == "JWT" else "no JWT"
+        lines.append(f"  {route.inputs['routeKey']:<32} {auth}")
+    lines += ["", "Exports:"]
+    lines += [f"  {key}: {value}" for key, value in sorted(recording.exports.items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev")
+    args = parser.parse_args(argv)
+    try:
+        config, placeholders = stack_config(args.stack)
+        recording = run_program(
+            config, stack=args.stack, secret_keys=tuple(set(DEFAULT_SECRET_KEYS) | placeholders)
+        )
+    except SettingsError as error:
+        print(f"settings error: {error}", file=sys.stderr)
+        return 2
+    print(f"Plan for stack '{args.stack}' (offline, under Pulumi mocks; secrets are placeholders)")
+    print(render(recording))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
