@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 import os
 
+#: Libraries that log request and response bodies at DEBUG (botocore logs GetSecretValue's
+#: SecretString, stripe logs request parameters): never below WARNING, whatever the level.
+_PAYLOAD_LOGGERS = ("botocore", "boto3", "urllib3", "stripe")
+
 _configured = False
 
 
@@ -16,5 +20,7 @@ def get_logger(name: str) -> logging.Logger:
         if not root.handlers:  # the Lambda runtime installs its own handler; locally add one
             logging.basicConfig(format="%(levelname)s %(name)s %(message)s")
         logging.getLogger("billing").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+        for name in _PAYLOAD_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
         _configured = True
     return logging.getLogger(f"billing.{name}")

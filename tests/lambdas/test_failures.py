@@ -1,0 +1,83 @@
+"""AWS unavailable: 5xx with a generic body, and no secret value in the response or the logs."""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+
+import pytest
+
+from shared import aws
+from tests.lambdas.conftest import MONTHLY_PRICE
+from tests.support.billing_world import BillingWorld, body
+
+
+def assert_no_secret_anywhere(world: BillingWorld, texts: list[str]) -> None:
+    for text in texts:
+        for key, value in world.document.items():
+            assert value not in text, f"{key} leaked"
+
+
+@pytest.fixture
+def captured(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_secrets_manager_down_is_5xx_without_secrets(
+    world: BillingWorld,
+    subscription: ModuleType,
+    webhook: ModuleType,
+    captured: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    aws.reset_clients()
+    api = subscription.handler(
+        world.api_event("POST", "/subscription/checkout", {"priceId": MONTHLY_PRICE}), None
+    )
+    hook = world.deliver(webhook, world.stripe.event("customer.subscription.updated", {"id": "x"}))
+    assert api["statusCode"] == 502 and body(api) == {"error": "Internal error"}
+    assert hook["statusCode"] == 500 and body(hook) == {"error": "Internal error"}
+    out = capsys.readouterr()
+    assert "SecretsError" in captured.text, "the log line says what failed"
+    assert_no_secret_anywhere(world, [api["body"], hook["body"], captured.text, out.out, out.err])
+
+
+def test_dynamodb_down_is_5xx_without_secrets(
+    world: BillingWorld,
+    subscription: ModuleType,
+    captured: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world.boto("dynamodb").delete_table(TableName=world.users_table)
+    responses = [
+        subscription.handler(world.api_event(method, path, {"priceId": MONTHLY_PRICE}), None)
+        for method, path in (
+            ("POST", "/subscription/checkout"),
+            ("POST", "/subscription/portal"),
+            ("GET", "/subscription"),
+        )
+    ]
+    assert [r["statusCode"] for r in responses] == [502, 502, 502]
+    out = capsys.readouterr()
+    assert "ResourceNotFoundException" in captured.text
+    assert_no_secret_anywhere(
+        world, [r["body"] for r in responses] + [captured.text, out.out, out.err]
+    )
+
+
+def test_stripe_rejecting_every_key_is_5xx_without_secrets(
+    world: BillingWorld,
+    subscription: ModuleType,
+    captured: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world.put_user("user-1", stripeCustomerId="cus_x")
+    world.stripe.state.valid_keys.clear()
+    response = subscription.handler(world.api_event("POST", "/subscription/portal"), None)
+    assert response["statusCode"] == 502
+    out = capsys.readouterr()
+    assert "AuthenticationError" in captured.text
+    assert_no_secret_anywhere(world, [response["body"], captured.text, out.out, out.err])

@@ -1,0 +1,192 @@
+"""One stack's runtime world for handler tests: moto's server, the Stripe fake, the secret, the
+tables, the environment a deployed function gets, and fresh handler modules (a cold container).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from tests.support.stripe_fake import StripeFake
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAMBDAS = REPO_ROOT / "lambdas"
+REGION = "us-east-1"
+CUSTOMER_INDEX = "stripeCustomerId-index"
+_FUNCTION_MODULES = ("handler", "service", "processing", "verification")
+
+
+def fake_key(kind: str, tag: str = "FAKE") -> str:
+    """A visibly fake Stripe key, built at run time."""
+    return f"{kind}_test_" + tag * (24 // len(tag))
+
+
+def fake_webhook_secret(tag: str = "FAKE") -> str:
+    return "whsec_" + tag * (24 // len(tag))
+
+
+def load_function(function_dir: str) -> ModuleType:
+    """Import lambdas/<function_dir>/handler.py fresh, as a new container would."""
+    for name in _FUNCTION_MODULES:
+        sys.modules.pop(name, None)
+    path = str(LAMBDAS / function_dir)
+    sys.path.insert(0, path)
+    try:
+        return importlib.import_module("handler")
+    finally:
+        sys.path.remove(path)
+        for name in _FUNCTION_MODULES:
+            sys.modules.pop(name, None)
+
+
+def create_tables(
+    dynamodb: Any, users_table: str, events_table: str, index_name: str = CUSTOMER_INDEX
+) -> None:
+    """The users table (with its customer index) and the processed-events table."""
+    dynamodb.create_table(
+        TableName=users_table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "userId", "AttributeType": "S"},
+            {"AttributeName": "stripeCustomerId", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index_name,
+                "KeySchema": [{"AttributeName": "stripeCustomerId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    dynamodb.create_table(
+        TableName=events_table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
+    )
+
+
+@dataclass
+class BillingWorld:
+    """Handles on everything a handler test touches."""
+
+    aws_endpoint: str
+    stripe: StripeFake
+    secret_arn: str
+    document: dict[str, str]
+    users_table: str = "test-saas-billing-users"
+    events_table: str = "test-saas-billing-stripe-events"
+    frontend: str = "https://app.example.com"
+    secret_reads: list[str] = field(default_factory=list)
+
+    # -- AWS -----------------------------------------------------------------------------
+
+    def boto(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=REGION)
+
+    def write_secret(self, **changes: str) -> None:
+        """Write a new secret version, as `pulumi up` does on rotation."""
+        self.document.update(changes)
+        self.boto("secretsmanager").put_secret_value(
+            SecretId=self.secret_arn, SecretString=json.dumps(self.document)
+        )
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        from shared import users
+
+        return users.get_user(user_id)
+
+    def put_user(self, user_id: str, **fields: Any) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        serializer = TypeSerializer()
+        item = {"userId": user_id, **fields}
+        self.boto("dynamodb").put_item(
+            TableName=self.users_table,
+            Item={key: serializer.serialize(value) for key, value in item.items()},
+        )
+
+    def processed_event_ids(self) -> set[str]:
+        items = self.boto("dynamodb").scan(TableName=self.events_table)["Items"]
+        return {item["eventId"]["S"] for item in items}
+
+    def count_secret_reads(self) -> None:
+        """Count GetSecretValue calls the Lambda code's own client makes."""
+        from shared import aws
+
+        aws.client("secretsmanager").meta.events.register(
+            "before-call.secrets-manager.GetSecretValue",
+            lambda **kwargs: self.secret_reads.append("GetSecretValue"),
+        )
+
+    # -- events --------------------------------------------------------------------------
+
+    def api_event(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        user_id: str | None = "user-1",
+        email: str | None = "user-1@example.com",
+        raw_body: str | None = None,
+        base64_body: bool = False,
+    ) -> dict[str, Any]:
+        """An HTTP API payload-2.0 event, with the claims the JWT authorizer would pass."""
+        text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": f"{method} {path}",
+            "rawPath": path,
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": method, "path": path}},
+            "isBase64Encoded": base64_body,
+        }
+        if text is not None:
+            event["body"] = base64.b64encode(text.encode()).decode() if base64_body else text
+        if user_id is not None:
+            claims = {"sub": user_id, **({"email": email} if email else {})}
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        return event
+
+    def webhook_request(
+        self,
+        payload: str,
+        signature: str | None,
+        header_name: str = "Stripe-Signature",
+        base64_body: bool = False,
+    ) -> dict[str, Any]:
+        headers = {"content-type": "application/json"}
+        if signature is not None:
+            headers[header_name] = signature
+        return {
+            "version": "2.0",
+            "routeKey": "POST /stripe/webhook",
+            "rawPath": "/stripe/webhook",
+            "headers": headers,
+            "requestContext": {"http": {"method": "POST", "path": "/stripe/webhook"}},
+            "body": base64.b64encode(payload.encode()).decode() if base64_body else payload,
+            "isBase64Encoded": base64_body,
+        }
+
+    def deliver(
+        self, webhook: ModuleType, event: Mapping[str, Any], secret: str | None = None
+    ) -> dict[str, Any]:
+        """Sign `event` with the endpoint's secret and deliver it to the webhook handler."""
+        payload, header = self.stripe.signed(
+            event, secret or self.document["stripe_webhook_secret"]
+        )
+        return webhook.handler(self.webhook_request(payload, header), None)  # type: ignore[no-any-return]
+
+
+def body(response: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(response["body"])  # type: ignore[no-any-return]

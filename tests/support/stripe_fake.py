@@ -1,0 +1,339 @@
+"""A local Stripe API on loopback, serving objects in Stripe's real shapes.
+
+The shapes come from tests/data/stripe/ (copied from Stripe's published fixtures). It checks the
+bearer key like Stripe (401 for an unknown key, which stripe-python raises as
+AuthenticationError), honours Idempotency-Key on creates, records every request, and makes
+signed webhook events with stripe-python's own `generate_signature_header`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import stripe
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "stripe"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A fresh copy of one Stripe object fixture."""
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    params: dict[str, str]
+    api_key: str
+    stripe_version: str | None
+    idempotency_key: str | None
+
+
+@dataclass
+class StripeState:
+    """Objects by id, the keys Stripe accepts and every request seen."""
+
+    valid_keys: set[str] = field(default_factory=set)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    fail_next: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_counter = itertools.count(1)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_fake{next(_counter):010d}"
+
+
+class StripeFake:
+    """The fake's state and helpers; `base_url` goes into STRIPE_API_BASE."""
+
+    def __init__(self) -> None:
+        self.state = StripeState()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self.state))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> StripeFake:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        with self.state.lock:
+            self.state.valid_keys.clear()
+            self.state.objects.clear()
+            self.state.idempotent.clear()
+            self.state.requests.clear()
+            self.state.fail_next = 0
+
+    # -- objects -------------------------------------------------------------------------
+
+    def add_price(self, price_id: str, interval: str, amount: int, currency: str = "usd") -> None:
+        price = fixture("price")
+        price.update(id=price_id, unit_amount=amount, currency=currency, type="recurring")
+        price["recurring"] = {
+            "interval": interval,
+            "interval_count": 1,
+            "meter": None,
+            "trial_period_days": None,
+            "usage_type": "licensed",
+        }
+        self.state.objects[price_id] = price
+
+    def create_subscription(
+        self,
+        customer_id: str,
+        price_id: str,
+        user_id: str | None,
+        status: str = "active",
+        period_end: int | None = None,
+        cancel_at_period_end: bool = False,
+    ) -> dict[str, Any]:
+        """A subscription as Stripe creates it when Checkout completes."""
+        subscription = fixture("subscription")
+        item = fixture("subscription_item")
+        period_end = period_end or int(time.time()) + 30 * 24 * 3600
+        subscription_id = new_id("sub")
+        item.update(
+            id=new_id("si"),
+            subscription=subscription_id,
+            price=copy.deepcopy(self.state.objects[price_id]),
+            current_period_start=period_end - 30 * 24 * 3600,
+            current_period_end=period_end,
+        )
+        subscription.update(
+            id=subscription_id,
+            customer=customer_id,
+            status=status,
+            cancel_at_period_end=cancel_at_period_end,
+            metadata={"userId": user_id} if user_id else {},
+        )
+        subscription["items"] = {
+            "object": "list",
+            "data": [item],
+            "has_more": False,
+            "total_count": 1,
+            "url": f"/v1/subscription_items?subscription={subscription_id}",
+        }
+        self.state.objects[subscription_id] = subscription
+        return copy.deepcopy(subscription)
+
+    def update_subscription(self, subscription_id: str, **changes: Any) -> dict[str, Any]:
+        subscription = self.state.objects[subscription_id]
+        subscription.update(changes)
+        return copy.deepcopy(subscription)
+
+    def complete_checkout(self, session_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Pay a Checkout Session: returns (completed session, new subscription)."""
+        session = self.state.objects[session_id]
+        subscription = self.create_subscription(
+            session["customer"],
+            session["_price"],
+            user_id=session["metadata"].get("userId"),
+        )
+        session.update(status="complete", payment_status="paid", subscription=subscription["id"])
+        public = {k: v for k, v in session.items() if not k.startswith("_")}
+        return copy.deepcopy(public), subscription
+
+    def invoice_for(self, subscription: Mapping[str, Any], paid: bool) -> dict[str, Any]:
+        invoice = fixture("invoice")
+        invoice.update(
+            id=new_id("in"),
+            customer=subscription["customer"],
+            status="paid" if paid else "open",
+            subscription=None,
+        )
+        invoice["parent"] = {
+            "type": "subscription_details",
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(subscription.get("metadata") or {}),
+                "subscription": subscription["id"],
+            },
+        }
+        return invoice
+
+    # -- events --------------------------------------------------------------------------
+
+    @staticmethod
+    def event(
+        event_type: str, obj: Mapping[str, Any], created: int | None = None
+    ) -> dict[str, Any]:
+        event = fixture("event")
+        event.update(
+            id=new_id("evt"),
+            type=event_type,
+            created=created or int(time.time()),
+            api_version=stripe._api_version._ApiVersion.CURRENT,
+            data={"object": copy.deepcopy(dict(obj))},
+        )
+        return event
+
+    @staticmethod
+    def signed(
+        event: Mapping[str, Any] | str, secret: str, timestamp: int | None = None
+    ) -> tuple[str, str]:
+        """(payload, Stripe-Signature header) as Stripe would deliver them."""
+        payload = event if isinstance(event, str) else json.dumps(event)
+        header = stripe.WebhookSignature.generate_signature_header(
+            payload, secret, timestamp=timestamp or int(time.time())
+        )
+        return payload, header
+
+    def requests_to(self, method: str, path_prefix: str) -> list[RecordedRequest]:
+        return [
+            r for r in self.state.requests if r.method == method and r.path.startswith(path_prefix)
+        ]
+
+
+def _error(status: int, kind: str, message: str, code: str | None = None) -> tuple[int, dict]:
+    return status, {"error": {"type": kind, "message": message, "code": code}}
+
+
+def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def _serve(self, method: str) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else url.query
+            params = dict(parse_qsl(body, keep_blank_values=True))
+            api_key = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+            idempotency_key = self.headers.get("Idempotency-Key")
+            with state.lock:
+                state.requests.append(
+                    RecordedRequest(
+                        method,
+                        url.path,
+                        params,
+                        api_key,
+                        self.headers.get("Stripe-Version"),
+                        idempotency_key,
+                    )
+                )
+                status, payload = self._route(method, url.path, params, api_key, idempotency_key)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Request-Id", new_id("req"))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _route(
+            self,
+            method: str,
+            path: str,
+            params: dict[str, str],
+            api_key: str,
+            idempotency_key: str | None,
+        ) -> tuple[int, dict[str, Any]]:
+            if api_key not in state.valid_keys:
+                return _error(401, "invalid_request_error", "Invalid API Key provided")
+            if state.fail_next > 0:
+                state.fail_next -= 1
+                return _error(400, "invalid_request_error", "Simulated failure", "simulated")
+            if method == "POST" and idempotency_key and idempotency_key in state.idempotent:
+                return 200, state.idempotent[idempotency_key]
+            parts = path.strip("/").split("/")
+            status, payload = self._dispatch(method, parts, params)
+            if method == "POST" and idempotency_key and status == 200:
+                state.idempotent[idempotency_key] = payload
+            return status, payload
+
+        def _dispatch(
+            self, method: str, parts: list[str], params: dict[str, str]
+        ) -> tuple[int, dict[str, Any]]:
+            match method, parts:
+                case "POST", ["v1", "customers"]:
+                    customer = fixture("customer")
+                    customer.update(
+                        id=new_id("cus"),
+                        email=params.get("email"),
+                        metadata=_nested(params, "metadata"),
+                    )
+                    state.objects[customer["id"]] = customer
+                    return 200, customer
+                case "POST", ["v1", "checkout", "sessions"]:
+                    price_id = params.get("line_items[0][price]", "")
+                    if price_id not in state.objects:
+                        return _error(
+                            400, "invalid_request_error", "No such price", "resource_missing"
+                        )
+                    session = fixture("checkout.session")
+                    session_id = "cs_test_" + new_id("x")
+                    session.update(
+                        id=session_id,
+                        mode=params.get("mode"),
+                        customer=params.get("customer"),
+                        client_reference_id=params.get("client_reference_id"),
+                        metadata=_nested(params, "metadata"),
+                        success_url=params.get("success_url"),
+                        cancel_url=params.get("cancel_url"),
+                        status="open",
+                        subscription=None,
+                        url=f"https://checkout.stripe.com/c/pay/{session_id}",
+                    )
+                    stored = dict(session, _price=price_id, _params=params)
+                    state.objects[session_id] = stored
+                    return 200, session
+                case "POST", ["v1", "billing_portal", "sessions"]:
+                    portal = fixture("billing_portal.session")
+                    portal.update(
+                        id=new_id("bps"),
+                        customer=params.get("customer"),
+                        configuration=params.get("configuration"),
+                        return_url=params.get("return_url"),
+                        url=f"https://billing.stripe.com/p/session/{new_id('test')}",
+                    )
+                    return 200, portal
+                case "GET", ["v1", ("customers" | "subscriptions" | "prices"), object_id]:
+                    found = state.objects.get(object_id)
+                    if found is None:
+                        return _error(
+                            404, "invalid_request_error", "No such object", "resource_missing"
+                        )
+                    return 200, {k: v for k, v in found.items() if not k.startswith("_")}
+            return _error(404, "invalid_request_error", f"Unrecognized request URL ({method})")
+
+    return Handler
+
+
+def _nested(params: Mapping[str, str], name: str) -> dict[str, str]:
+    """`metadata[userId]=u` form fields as {"userId": "u"}."""
+    prefix = f"{name}["
+    return {
+        key[len(prefix) : -1]: value
+        for key, value in params.items()
+        if key.startswith(prefix) and key.endswith("]") and "][" not in key
+    }
