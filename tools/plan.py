@@ -3,8 +3,9 @@
 Reads Pulumi.yaml's declared defaults and Pulumi.<stack>.yaml, stands in placeholders for the
 secrets (which are never committed, so never known here), runs the program and prints the
 resource tree, the secret document's keys, each function's environment, each IAM statement and
-the routes. No AWS account, Stripe key, Pulumi CLI or network is needed. Exit status 2 on a
-settings error.
+the routes, then the policy pack's verdicts on the same resources. No AWS account, Stripe key,
+Pulumi CLI or network is needed. Exit status 1 on a mandatory policy violation, 2 on a settings
+error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
 
 from billing.settings import SettingsError  # noqa: E402
+from tools import policy_check  # noqa: E402
 from tools.mock_engine import (  # noqa: E402
     DEFAULT_SECRET_KEYS,
     Recording,
@@ -111,12 +113,24 @@ def render(recording: Recording) -> str:
     return "\n".join(lines)
 
 
+def render_policies(recording: Recording) -> tuple[str, bool]:
+    """The policy pack's verdicts on the same resources, and whether all passed."""
+    names, violations = policy_check.check(recording)
+    lines = ["", "Policy pack (mandatory):"]
+    for name in names:
+        failed = [v for v in violations if v.policy == name]
+        lines.append(f"  {'FAIL' if failed else 'pass'}  {name}")
+        lines += [f"          {v.urn}: {v.message}" for v in failed]
+    return "\n".join(lines), not violations
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
+    parser.add_argument("--repo-root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        config, placeholders = stack_config(args.stack)
+        config, placeholders = stack_config(args.stack, args.repo_root)
         recording = run_program(
             config, stack=args.stack, secret_keys=tuple(set(DEFAULT_SECRET_KEYS) | placeholders)
         )
@@ -125,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"Plan for stack '{args.stack}' (offline, under Pulumi mocks; secrets are placeholders)")
     print(render(recording))
+    verdicts, passed = render_policies(recording)
+    print(verdicts)
+    if not passed:
+        print("policy violations: `pulumi up` would be refused", file=sys.stderr)
+        return 1
     return 0
 
 

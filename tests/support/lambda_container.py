@@ -1,0 +1,94 @@
+"""A Lambda "container": a separate interpreter that imports a handler from extracted archives.
+
+Its path is the function's zip, the layer's python/ folder, a folder holding only boto3 and its
+own dependencies (as the Lambda runtime provides them) and the standard library; nothing from
+this project's virtualenv. It stays up between requests, so it is warm like a real container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py")
+
+_RUNNER = r"""
+import json, sys
+function_dir, layer_dir, runtime_dir, stdlib = sys.argv[1:5]
+sys.path[:] = [function_dir, layer_dir, runtime_dir] + json.loads(stdlib)
+allowed = (function_dir, layer_dir, runtime_dir) + tuple(json.loads(stdlib))
+import handler
+for line in sys.stdin:
+    response = handler.handler(json.loads(line), None)
+    foreign = sorted(
+        name for name, module in list(sys.modules.items())
+        if getattr(module, "__file__", None) and not module.__file__.startswith(allowed)
+    )
+    print(json.dumps({"response": response, "foreign": foreign}), flush=True)
+"""
+
+
+def extract(archive: Path, destination: Path) -> Path:
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(destination)
+    return destination
+
+
+def runtime_packages(destination: Path) -> Path:
+    """A folder with only boto3 and what it needs, linked from this interpreter's site-packages."""
+    destination.mkdir(parents=True, exist_ok=True)
+    site = Path(boto3.__file__).parents[1]
+    for name in RUNTIME_PACKAGES:
+        if not (destination / name).exists():
+            (destination / name).symlink_to(site / name)
+    return destination
+
+
+def _stdlib_paths() -> list[str]:
+    return [
+        path
+        for path in sys.path
+        if path.startswith(sys.base_prefix) and "site-packages" not in path and Path(path).is_dir()
+    ]
+
+
+class LambdaContainer:
+    """One warm handler process; `invoke` sends an event and returns the handler's response."""
+
+    def __init__(
+        self, function_dir: Path, layer_python: Path, runtime: Path, environment: Mapping[str, str]
+    ) -> None:
+        self.foreign_modules: list[str] = []
+        self._process = subprocess.Popen(
+            [sys.executable, "-S", "-E", "-B", "-c", _RUNNER, str(function_dir), str(layer_python),
+             str(runtime), json.dumps(_stdlib_paths())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}, **environment},
+        )  # fmt: skip
+
+    def invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(json.dumps(event) + "\n")
+        self._process.stdin.flush()
+        line = self._process.stdout.readline()
+        if not line:
+            assert self._process.stderr is not None
+            raise RuntimeError(f"the handler process died:\n{self._process.stderr.read()}")
+        result = json.loads(line)
+        self.foreign_modules = result["foreign"]
+        return result["response"]  # type: ignore[no-any-return]
+
+    def stop(self) -> str:
+        """End the process; returns what it logged."""
+        assert self._process.stdin is not None and self._process.stderr is not None
+        self._process.stdin.close()
+        self._process.wait(timeout=30)
+        return self._process.stderr.read()
