@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from billing.packaging import build_function_archive, build_layer_archive
-from tests.support.billing_world import BillingWorld
+from tests.support.billing_world import MONTHLY_PRICE, BillingWorld
 from tests.support.lambda_container import LambdaContainer, extract, runtime_packages
 
 
@@ -44,7 +44,7 @@ def test_webhook_handler_runs_from_the_archives(
     world: BillingWorld, deployed: dict[str, Path]
 ) -> None:
     world.put_user("user-1", stripeCustomerId="cus_archive")
-    sub = world.stripe.create_subscription("cus_archive", "price_monthlyFAKE", user_id="user-1")
+    sub = world.stripe.create_subscription("cus_archive", MONTHLY_PRICE, user_id="user-1")
     payload, header = world.stripe.signed(
         world.stripe.event("customer.subscription.updated", sub),
         world.document["stripe_webhook_secret"],

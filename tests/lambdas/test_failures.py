@@ -8,8 +8,7 @@ from types import ModuleType
 import pytest
 
 from shared import aws
-from tests.lambdas.conftest import MONTHLY_PRICE
-from tests.support.billing_world import BillingWorld, body
+from tests.support.billing_world import MONTHLY_PRICE, BillingWorld, body
 
 
 def assert_no_secret_anywhere(world: BillingWorld, texts: list[str]) -> None:

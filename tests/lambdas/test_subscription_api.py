@@ -6,8 +6,7 @@ import threading
 from types import ModuleType
 
 from shared.stripe_version import STRIPE_API_VERSION
-from tests.lambdas.conftest import ANNUAL_PRICE, MONTHLY_PRICE
-from tests.support.billing_world import BillingWorld, body
+from tests.support.billing_world import ANNUAL_PRICE, MONTHLY_PRICE, BillingWorld, body
 
 
 def test_prices_returns_both_ids_and_details_from_one_stripe_fetch(

@@ -9,8 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.lambdas.conftest import ANNUAL_PRICE, MONTHLY_PRICE
-from tests.support.billing_world import BillingWorld, body, fake_key, fake_webhook_secret
+from tests.support.billing_world import (
+    ANNUAL_PRICE,
+    MONTHLY_PRICE,
+    BillingWorld,
+    body,
+    fake_key,
+    fake_webhook_secret,
+)
 from tests.support.stripe_fake import fixture
 
 USER = "user-1"

@@ -92,7 +92,13 @@ class BillingWorld:
     # -- AWS -----------------------------------------------------------------------------
 
     def boto(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=REGION)
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def write_secret(self, **changes: str) -> None:
         """Write a new secret version, as `pulumi up` does on rotation."""
@@ -186,6 +192,64 @@ class BillingWorld:
             event, secret or self.document["stripe_webhook_secret"]
         )
         return webhook.handler(self.webhook_request(payload, header), None)  # type: ignore[no-any-return]
+
+
+MONTHLY_PRICE = "price_monthlyFAKE"
+ANNUAL_PRICE = "price_annualFAKE"
+
+
+def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, dict[str, str]]:
+    """Reset both emulators and deploy one stack's secret, tables and prices on them.
+
+    Returns the world and the environment a deployed function gets (plus emulator endpoints and
+    fake credentials); the caller applies it (monkeypatch in tests, os.environ in benchmarks).
+    """
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5).raise_for_status()
+    stripe.reset()
+    document = {
+        "stripe_secret_key": fake_key("sk"),
+        "stripe_publishable_key": fake_key("pk"),
+        "stripe_webhook_secret": fake_webhook_secret(),
+        "stripe_monthly_price_id": MONTHLY_PRICE,
+        "stripe_annual_price_id": ANNUAL_PRICE,
+        "stripe_portal_configuration_id": "bpc_FAKE",
+    }
+    world = BillingWorld(
+        aws_endpoint=moto_endpoint, stripe=stripe, secret_arn="", document=dict(document)
+    )
+    world.secret_arn = world.boto("secretsmanager").create_secret(
+        Name="test-saas-billing_secrets", SecretString=json.dumps(document)
+    )["ARN"]
+    create_tables(world.boto("dynamodb"), world.users_table, world.events_table)
+    stripe.state.valid_keys.add(document["stripe_secret_key"])
+    stripe.add_price(MONTHLY_PRICE, "month", 999)
+    stripe.add_price(ANNUAL_PRICE, "year", 9990)
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "SECRET_ARN": world.secret_arn,
+        "USERS_TABLE": world.users_table,
+        "EVENTS_TABLE": world.events_table,
+        "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX,
+        "FRONTEND_DOMAIN": world.frontend,
+        "STRIPE_API_BASE": stripe.base_url,
+        "SECRETS_CACHE_TTL_SECONDS": "300",
+    }
+    return world, environment
+
+
+def reset_runtime_caches() -> None:
+    """A cold container: no cached clients, secret document or Stripe client."""
+    from shared import aws, secrets, stripe_client
+
+    aws.reset_clients()
+    secrets.reset_cache()
+    stripe_client.reset_client()
 
 
 def body(response: Mapping[str, Any]) -> dict[str, Any]:
