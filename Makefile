@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: plan test lint up preview destroy clean
+.PHONY: plan test lint bench up preview destroy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: $(INSTALLED)
 ## test: lint, type-check and run every test (program under mocks, handlers against moto + Stripe fake)
 test: lint
 	$(BIN)/pytest -n 2
+
+## bench: cold start, warm path, Secrets Manager calls, DynamoDB cost, package size (see BENCHMARKS.md)
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks
 
 ## up / preview / destroy: the real thing, for a user with the Pulumi CLI, AWS credentials and a Stripe key
 up: $(INSTALLED)

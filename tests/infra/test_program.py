@@ -389,9 +389,11 @@ def test_settings_errors_name_the_key(
             config.pop(key)
         else:
             config[key] = value
-    kwargs = {} if secret_keys is None else {"secret_keys": secret_keys}
     with pytest.raises(SettingsError, match=re.escape(message)) as raised:
-        run_program(config, **kwargs)
+        if secret_keys is None:
+            run_program(config)
+        else:
+            run_program(config, secret_keys=secret_keys)
     assert "FAKE" not in str(raised.value), "a settings error must never print a key"
 
 

@@ -125,6 +125,35 @@ def test_the_user_is_found_through_the_customer_index_when_unnamed(
     assert record is not None and record["subscriptionStatus"] == "active"
 
 
+def _dynamodb_operations(world: BillingWorld) -> list[str]:
+    from shared import aws
+
+    seen: list[str] = []
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb", lambda model, **kwargs: seen.append(model.name)
+    )
+    return seen
+
+
+def test_an_event_that_names_the_user_costs_one_dynamodb_request(
+    world: BillingWorld, webhook: ModuleType, known_user: None
+) -> None:
+    operations = _dynamodb_operations(world)
+    world.deliver(
+        webhook, world.stripe.event("customer.subscription.updated", subscription_obj(world))
+    )
+    assert operations == ["TransactWriteItems"]
+
+
+def test_a_user_found_through_the_index_costs_a_query_and_no_scan(
+    world: BillingWorld, webhook: ModuleType, known_user: None
+) -> None:
+    operations = _dynamodb_operations(world)
+    sub = subscription_obj(world, user_id=None)
+    world.deliver(webhook, world.stripe.event("customer.subscription.updated", sub))
+    assert operations == ["Query", "TransactWriteItems"]
+
+
 def test_an_unknown_customer_gets_200_and_nothing_is_written(
     world: BillingWorld, webhook: ModuleType
 ) -> None:

@@ -191,7 +191,7 @@ class BillingWorld:
         payload, header = self.stripe.signed(
             event, secret or self.document["stripe_webhook_secret"]
         )
-        return webhook.handler(self.webhook_request(payload, header), None)  # type: ignore[no-any-return]
+        return webhook.handler(self.webhook_request(payload, header), None)
 
 
 MONTHLY_PRICE = "price_monthlyFAKE"
@@ -253,4 +253,4 @@ def reset_runtime_caches() -> None:
 
 
 def body(response: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(response["body"])  # type: ignore[no-any-return]
+    return json.loads(response["body"])

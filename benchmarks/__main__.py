@@ -1,0 +1,251 @@
+"""`make bench`: run every benchmark and print one table (median [min-max] over repeats)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import (
+    cold_start,
+    dynamodb_cost,
+    environment,
+    package_size,
+    warm_path,
+)
+from benchmarks.naive import naive_fetch_secret
+from benchmarks.stats import describe_ms, median, percentile
+from tests.support.billing_world import (
+    MONTHLY_PRICE,
+    BillingWorld,
+    fake_webhook_secret,
+    load_function,
+)
+
+Row = tuple[str, str, str]
+
+
+def _signed_update(world: BillingWorld, user_id: str, customer: str) -> dict[str, Any]:
+    subscription = world.stripe.create_subscription(customer, MONTHLY_PRICE, user_id=user_id)
+    event = world.stripe.event("customer.subscription.updated", subscription)
+    payload, header = world.stripe.signed(event, world.document["stripe_webhook_secret"])
+    return world.webhook_request(payload, header)
+
+
+def bench_cold_start(env: environment.Emulators, repeats: int) -> list[Row]:
+    world, variables = env.deploy()
+    world.put_user("user-cold", stripeCustomerId="cus_cold")
+    prices = world.api_event("GET", "/subscription/prices")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for label, with_bytecode in (("", False), (" [PROXY: 3.11 bytecode present]", True)):
+            root = Path(folder) / ("pyc" if with_bytecode else "plain")
+            deployment = cold_start.deploy(root, with_bytecode=with_bytecode)
+            result = cold_start.measure(
+                deployment,
+                {"subscription": prices, "stripe_webhook": {}},
+                variables,
+                repeats,
+                prepare=lambda name: (
+                    prices
+                    if name == "subscription"
+                    else _signed_update(world, "user-cold", "cus_cold")
+                ),
+            )
+            cold_start.make_writable(root)
+            rows.append((f"cold: boto3+stripe import floor{label}", describe_ms(result.floor), ""))
+            for name in ("subscription", "stripe_webhook"):
+                rows.append(
+                    (
+                        f"cold: {name} import{label}",
+                        describe_ms(result.imports[name]),
+                        f"{result.ratio(name):.2f}x floor",
+                    )
+                )
+                rows.append(
+                    (
+                        f"cold: {name} import + first response{label}",
+                        describe_ms(result.first_response[name]),
+                        f"{result.ratio(name, first=True):.2f}x floor (incl. emulator round trips)",
+                    )
+                )
+    return rows
+
+
+def bench_warm_path(env: environment.Emulators, invocations: int) -> list[Row]:
+    world, _ = env.deploy()
+    subscription = load_function("subscription")
+    webhook = load_function("stripe_webhook")
+    world.put_user("user-1", stripeCustomerId="cus_warm")
+    requests: dict[str, Callable[[int], dict[str, Any]]] = {
+        "GET /subscription/prices": lambda i: world.api_event("GET", "/subscription/prices"),
+        "GET /subscription": lambda i: world.api_event("GET", "/subscription"),
+        "POST /subscription/portal": lambda i: world.api_event("POST", "/subscription/portal"),
+        "POST /subscription/checkout": lambda i: world.api_event(
+            "POST", "/subscription/checkout", {"priceId": MONTHLY_PRICE}
+        ),
+    }
+    rows: list[Row] = []
+    for route, make in requests.items():
+        subscription.handler(make(0), None)  # warm
+        samples = warm_path.invoke_many(_serving(subscription, make), invocations)
+        rows.append(_warm_row(f"warm: {route}", samples))
+    events = [_signed_update(world, "user-1", "cus_warm") for _ in range(invocations + 1)]
+    webhook.handler(events[0], None)
+    samples = warm_path.invoke_many(lambda i: webhook.handler(events[i + 1], None), invocations)
+    rows.append(_warm_row("warm: webhook customer.subscription.updated", samples))
+    forged = world.webhook_request('{"id": "evt_x"}', "t=1,v1=" + "0" * 64)
+    samples = warm_path.invoke_many(lambda i: webhook.handler(forged, None), invocations, 400)
+    rows.append(_warm_row("warm: webhook forged signature (rejected)", samples))
+    lookup = warm_path.cached_secret_lookup_seconds()
+    rows.append(("warm: cached secret lookup", f"{lookup * 1e6:.2f} µs", "target ≤ 5 µs"))
+    return rows
+
+
+def _serving(
+    function: Any, make: Callable[[int], dict[str, Any]]
+) -> Callable[[int], dict[str, Any]]:
+    return lambda index: function.handler(make(index), None)
+
+
+def _warm_row(label: str, samples: list[warm_path.WarmSample]) -> Row:
+    own = [s.own_code for s in samples]
+    with_sdk = [s.with_sdk for s in samples]
+    total = [s.total for s in samples]
+    trips = median([s.round_trips for s in samples])
+    return (
+        label,
+        f"own code p50 {median(own) * 1000:.3f} ms, p90 {percentile(own, 0.9) * 1000:.3f}",
+        f"+SDK CPU p50 {median(with_sdk) * 1000:.2f} ms; total p50 "
+        f"{median(total) * 1000:.2f} ms, {trips:.0f} round trips",
+    )
+
+
+def bench_secret_calls(env: environment.Emulators, invocations: int) -> list[Row]:
+    rows: list[Row] = []
+    for ttl, label in (("300", "within one TTL window"), ("1", "across a TTL expiry")):
+        world, _ = env.deploy()
+        os.environ["SECRETS_CACHE_TTL_SECONDS"] = ttl
+        subscription = load_function("subscription")
+        world.count_secret_reads()
+        event = world.api_event("GET", "/subscription/prices")
+        for index in range(invocations):
+            if ttl == "1" and index == invocations // 2:
+                time.sleep(1.1)
+            assert subscription.handler(event, None)["statusCode"] == 200
+        rows.append(
+            (
+                f"GetSecretValue, {invocations} warm invocations, {label}",
+                str(len(world.secret_reads)),
+                "one per container per TTL window",
+            )
+        )
+    world, _ = env.deploy()
+    world.count_secret_reads()
+    for _ in range(invocations):
+        naive_fetch_secret()
+    rows.append(
+        (
+            f"GetSecretValue, {invocations} invocations, NAIVE fetch per invocation",
+            str(len(world.secret_reads)),
+            "",
+        )
+    )
+    world, _ = env.deploy()
+    webhook = load_function("stripe_webhook")
+    world.count_secret_reads()
+    for _ in range(100):
+        event = world.stripe.event("customer.subscription.updated", {"id": "sub_x"})
+        payload, header = world.stripe.signed(event, fake_webhook_secret("FORGED"))
+        assert webhook.handler(world.webhook_request(payload, header), None)["statusCode"] == 400
+    label = "GetSecretValue, 100 forged webhooks on a cold container"
+    rows.append((label, str(len(world.secret_reads)), "first load + at most one forced refresh"))
+    return rows
+
+
+def bench_dynamodb(env: environment.Emulators, sizes: list[int]) -> list[Row]:
+    rows: list[Row] = []
+    for users in sizes:
+        world, _ = env.deploy()
+        dynamodb_cost.populate(world, users)
+        webhook = load_function("stripe_webhook")
+        for named, label in ((True, "event names the user"), (False, "user found via index")):
+            cost = dynamodb_cost.cost_of_update(world, webhook, users, named)
+            rows.append(
+                (
+                    f"DynamoDB per subscription.updated, {users} users, {label}",
+                    f"{len(cost.requests)} requests ({', '.join(cost.requests)})",
+                    f"computed {cost.read_units:g} RCU + {cost.write_units:g} WCU",
+                )
+            )
+        naive = dynamodb_cost.naive_cost_of_update(world, users)
+        rows.append(
+            (
+                f"DynamoDB per subscription.updated, {users} users, NAIVE Scan",
+                f"{len(naive.requests)} requests (computed at 1 MB pages)",
+                f"computed {naive.read_units:g} RCU + {naive.write_units:g} WCU",
+            )
+        )
+    return rows
+
+
+def bench_package_size() -> list[Row]:
+    rows: list[Row] = []
+    for name, size in package_size.product_sizes().items():
+        rows.append((f"size: {name}", f"{size.zipped / 1e6:.3f} MB zipped",
+                     f"{size.unzipped / 1e6:.2f} MB unzipped"))  # fmt: skip
+    naive = package_size.naive_layer_with_boto3()
+    rows.append(("size: NAIVE layer that also packs boto3", f"{naive.zipped / 1e6:.3f} MB zipped",
+                 f"{naive.unzipped / 1e6:.2f} MB unzipped"))  # fmt: skip
+    return rows
+
+
+def bench_program(repeats: int) -> list[Row]:
+    script = (
+        "import sys, time; sys.path[:0] = ['infra', 'lambdas', '.']; start = time.perf_counter();"
+        "from tools.mock_engine import run_program; run_program();"
+        "print(time.perf_counter() - start)"
+    )
+    samples = [
+        float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             check=True, cwd=environment.REPO_ROOT).stdout.split()[-1])
+        for _ in range(repeats)
+    ]  # fmt: skip
+    return [("program evaluation under mocks (fresh process)", describe_ms(samples), "")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few repeats (smoke test)")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    repeats, invocations, sizes = (2, 20, [100]) if args.quick else (9, 300, [100, 1000, 10000])
+    rows: list[Row] = []
+    with environment.emulators() as env:
+        rows += bench_cold_start(env, repeats)
+        rows += bench_warm_path(env, invocations)
+        rows += bench_secret_calls(env, 1000 if not args.quick else 50)
+        rows += bench_dynamodb(env, sizes)
+    rows += bench_package_size()
+    rows += bench_program(3 if not args.quick else 1)
+    print(f"# make bench — {datetime.date.today()} — Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, {platform.machine()}, repeats={repeats}")  # fmt: skip
+    width = max(len(row[0]) for row in rows)
+    for label, value, note in rows:
+        print(f"{label:<{width}}  {value:<40}  {note}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
