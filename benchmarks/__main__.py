@@ -61,6 +61,9 @@ def bench_cold_start(env: environment.Emulators, repeats: int) -> list[Row]:
                     else _signed_update(world, "user-cold", "cus_cold")
                 ),
             )
+            if not with_bytecode:
+                for lever, samples in cold_start.levers(deployment, repeats).items():
+                    rows.append((f"cold lever: {lever}", describe_ms(samples), ""))
             cold_start.make_writable(root)
             rows.append((f"cold: boto3+stripe import floor{label}", describe_ms(result.floor), ""))
             for name in ("subscription", "stripe_webhook"):

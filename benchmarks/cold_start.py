@@ -28,11 +28,18 @@ import json, sys, time
 paths, target, stdlib = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path[:] = json.loads(paths) + json.loads(stdlib)
 start = time.perf_counter()
-if target == "floor":
-    import boto3, stripe
+if target.startswith("client:"):  # import boto3 and create one client, as a first call does
+    import boto3
+    boto3.session.Session().client(target.removeprefix("client:"), region_name="us-east-1")
+    print(json.dumps({"import": time.perf_counter() - start}))
+elif target.startswith("modules:"):
+    for name in target.removeprefix("modules:").split(","):
+        __import__(name)
     imported = time.perf_counter()
     print(json.dumps({"import": imported - start}))
 else:
+    if target.endswith("+eager-boto3"):  # the lever switched off: boto3 imported up front
+        import boto3
     import handler
     imported = time.perf_counter()
     event = sys.stdin.read()
@@ -41,6 +48,9 @@ else:
     print(json.dumps({"import": imported - start, "first": done - start,
                       "status": response and response["statusCode"]}))
 """
+
+
+FLOOR = "modules:boto3,stripe"
 
 
 @dataclass(frozen=True)
@@ -91,10 +101,10 @@ def probe(
     event: dict[str, Any] | None = None,
     environment: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One cold process: `target` is "floor" or a function folder name."""
+    """One cold process: `target` is "modules:a,b", a function, or a function+"+eager-boto3"."""
     paths = [str(deployment.layer), str(deployment.runtime)]
-    if target != "floor":
-        paths.insert(0, str(deployment.functions[target]))
+    if not target.startswith(("modules:", "client:")):
+        paths.insert(0, str(deployment.functions[target.removesuffix("+eager-boto3")]))
     result = subprocess.run(
         [sys.executable, "-S", "-E", "-B", "-c", _PROBE, json.dumps(paths), target,
          json.dumps(_stdlib())],
@@ -127,7 +137,7 @@ def measure(
     imports: dict[str, list[float]] = {name: [] for name in events}
     first: dict[str, list[float]] = {name: [] for name in events}
     for _ in range(repeats):
-        floor.append(probe(deployment, "floor")["import"])
+        floor.append(probe(deployment, FLOOR)["import"])
         for name, event in events.items():
             if prepare is not None:
                 event = prepare(name)
@@ -136,3 +146,19 @@ def measure(
             imports[name].append(sample["import"])
             first[name].append(sample["first"])
     return ColdStart(floor, imports, first)
+
+
+def levers(deployment: Deployment, repeats: int) -> dict[str, list[float]]:
+    """Import times that show what each cold-start lever is worth."""
+    targets = {
+        "stripe alone": "modules:stripe",
+        "boto3 alone": "modules:boto3",
+        "boto3 + a DynamoDB client created": "client:dynamodb",
+        "subscription handler, boto3 imported eagerly (lever off)": "subscription+eager-boto3",
+        "webhook handler, boto3 imported eagerly (lever off)": "stripe_webhook+eager-boto3",
+    }
+    samples: dict[str, list[float]] = {label: [] for label in targets}
+    for _ in range(repeats):
+        for label, target in targets.items():
+            samples[label].append(probe(deployment, target)["import"])
+    return samples

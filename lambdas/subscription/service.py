@@ -13,8 +13,6 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-import stripe
-
 from shared import secrets, users
 from shared.http import Caller, HttpError
 from shared.log import get_logger
@@ -153,6 +151,8 @@ price_details_cache = _PriceDetailsCache()
 
 def prices() -> dict[str, Any]:
     """The two price ids, and their details when Stripe can be reached (else without them)."""
+    import stripe  # imported on first use: see shared.stripe_client
+
     ids = price_ids()
     result: dict[str, Any] = dict(ids)
     try:

@@ -263,7 +263,9 @@ def test_a_forged_webhook_is_refused_through_the_unauthenticated_route(
 def test_rotating_the_api_key_reaches_the_warm_handler_without_a_redeploy(
     stack: DeployedStack,
 ) -> None:
-    assert stack.request("GET", "/subscription/prices")[0] == 200  # warm
+    claims = {"sub": "user-rotation", "email": "rotation@example.com"}
+    monthly = {"priceId": stack.document["stripe_monthly_price_id"]}
+    assert stack.request("POST", "/subscription/checkout", monthly, claims=claims)[0] == 200  # warm
     new_key = fake_stripe_key("sk", "test", "ROTATED")
     rotated = run_program(base_config("dev", **{"stripe:apiKey": new_key}))
     before = {f.urn: f.inputs for f in stack.recording.of_type("aws:lambda/function:Function")}
@@ -272,6 +274,6 @@ def test_rotating_the_api_key_reaches_the_warm_handler_without_a_redeploy(
     stack.write_secret_version(rotated)
     assert stack.document["stripe_secret_key"] == new_key
     stack.stripe.state.valid_keys = {new_key}  # the old key is rolled in Stripe
-    status, portal = stack.request("POST", "/subscription/portal")
+    status, portal = stack.request("POST", "/subscription/portal", claims=claims)
     assert status == 200, portal
     assert stack.stripe.state.requests[-1].api_key == new_key
