@@ -266,7 +266,7 @@ def _check_key_mode(full_key: str, key: str, production: bool) -> None:
 def _app_secrets(project: str, config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
     full_key = _full_key(config, "appSecrets")
     raw = config.get_object("appSecrets")
-    if raw is None:
+    if not raw:  # unset, or Pulumi.yaml's empty default
         return {}
     if not is_config_secret(full_key):
         raise SettingsError(

@@ -94,6 +94,27 @@ def test_runtime_key_and_app_secrets_are_copied_into_the_document() -> None:
     assert doc["gpt"] == "fake-gpt-token"
 
 
+def test_the_empty_app_secrets_default_needs_no_secret() -> None:
+    config = base_config("dev", **{f"{PROJECT}:appSecrets": {}})
+    recording = run_program(config, secret_keys=("stripe:apiKey",))
+    assert set(document(recording)) == {
+        "stripe_secret_key",
+        "stripe_publishable_key",
+        "stripe_webhook_secret",
+        "stripe_monthly_price_id",
+        "stripe_annual_price_id",
+        "stripe_portal_configuration_id",
+    }
+
+
+def test_plain_text_app_secrets_are_refused() -> None:
+    from billing.settings import SettingsError
+
+    config = base_config("dev", **{f"{PROJECT}:appSecrets": {"gpt": "token"}})
+    with pytest.raises(SettingsError, match="appSecrets must be a secret"):
+        run_program(config, secret_keys=("stripe:apiKey",))
+
+
 def _all_strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
