@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from moto.server import ThreadedMotoServer
-
 from benchmarks import REPO_ROOT
 from tests.support.billing_world import BillingWorld, deploy_world, reset_runtime_caches
+from tests.support.emulators import running_moto, running_stripe_fake
 from tests.support.stripe_fake import StripeFake
 
 __all__ = ["REPO_ROOT", "Emulators", "emulators"]
@@ -32,13 +30,5 @@ class Emulators:
 
 @contextmanager
 def emulators() -> Iterator[Emulators]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    stripe = StripeFake().start()
-    try:
-        yield Emulators(f"http://{host}:{port}", stripe)
-    finally:
-        stripe.stop()
-        server.stop()
+    with running_moto() as endpoint, running_stripe_fake() as stripe:
+        yield Emulators(endpoint, stripe)

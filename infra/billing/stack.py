@@ -120,47 +120,45 @@ def build_stack(settings: StackSettings) -> BillingStack:
         "SECRETS_CACHE_TTL_SECONDS": str(settings.secrets_cache_ttl_seconds),
         "LOG_LEVEL": "INFO",
     }
-    subscription = BillingFunction(
+
+    def billing_function(
+        name: str,
+        folder: str,
+        environment: dict[str, pulumi.Input[str]],
+        table_access: list[TableAccess],
+    ) -> BillingFunction:
+        return BillingFunction(
+            name,
+            BillingFunctionArgs(
+                function_name=settings.name(name),
+                archive=build_function_archive(folder),
+                layer_arn=layer.arn,
+                secret_arn=secret.arn,
+                environment={**common_environment, **environment},
+                table_access=table_access,
+                log_retention_days=settings.log_retention_days,
+                timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+                kms_key_arn=settings.secret_kms_key_arn,
+                depends_on=[secret.version],
+                tags=settings.tags,
+            ),
+        )
+
+    subscription = billing_function(
         "subscription",
-        BillingFunctionArgs(
-            function_name=settings.name("subscription"),
-            archive=build_function_archive("subscription"),
-            layer_arn=layer.arn,
-            secret_arn=secret.arn,
-            environment={**common_environment, "FRONTEND_DOMAIN": settings.frontend_domain},
-            table_access=[
-                TableAccess(["GetItem", "PutItem", "UpdateItem"], [tables.users_table_arn])
-            ],
-            log_retention_days=settings.log_retention_days,
-            timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
-            kms_key_arn=settings.secret_kms_key_arn,
-            depends_on=[secret.version],
-            tags=settings.tags,
-        ),
+        "subscription",
+        {"FRONTEND_DOMAIN": settings.frontend_domain},
+        [TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn])],
     )
-    webhook_function = BillingFunction(
+    webhook_function = billing_function(
         "stripe-webhook",
-        BillingFunctionArgs(
-            function_name=settings.name("stripe-webhook"),
-            archive=build_function_archive("stripe_webhook"),
-            layer_arn=layer.arn,
-            secret_arn=secret.arn,
-            environment={
-                **common_environment,
-                "EVENTS_TABLE": tables.events_table_name,
-                "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX_NAME,
-            },
-            table_access=[
-                TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn]),
-                TableAccess(["Query"], [tables.customer_index_arn]),
-                TableAccess(["PutItem", "ConditionCheckItem"], [tables.events_table_arn]),
-            ],
-            log_retention_days=settings.log_retention_days,
-            timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
-            kms_key_arn=settings.secret_kms_key_arn,
-            depends_on=[secret.version],
-            tags=settings.tags,
-        ),
+        "stripe_webhook",
+        {"EVENTS_TABLE": tables.events_table_name, "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX_NAME},
+        [
+            TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn]),
+            TableAccess(["Query"], [tables.customer_index_arn]),
+            TableAccess(["PutItem"], [tables.events_table_arn]),
+        ],
     )
     for name, function, routes in (
         ("subscription-routes", subscription, SUBSCRIPTION_ROUTES),

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from tests.support.billing_world import REGION, BillingWorld, fake_webhook_secret
+from tests.support.emulators import running_moto, running_stripe_fake
 from tests.support.lambda_container import LambdaContainer, extract, runtime_packages
 from tests.support.stripe_fake import StripeFake
 from tools.mock_engine import Recording, Registration, base_config, fake_stripe_key, run_program
@@ -174,20 +173,14 @@ def _table_definition(inputs: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    requests.post(f"{endpoint}/moto-api/reset", timeout=5).raise_for_status()
-    yield endpoint
-    server.stop()
+    with running_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
 def stripe_fake() -> Iterator[StripeFake]:
-    fake = StripeFake().start()
-    yield fake
-    fake.stop()
+    with running_stripe_fake() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

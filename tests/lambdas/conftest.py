@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.support.billing_world import (
     BillingWorld,
@@ -14,23 +13,20 @@ from tests.support.billing_world import (
     load_function,
     reset_runtime_caches,
 )
+from tests.support.emulators import running_moto, running_stripe_fake
 from tests.support.stripe_fake import StripeFake
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with running_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
 def stripe_fake() -> Iterator[StripeFake]:
-    fake = StripeFake().start()
-    yield fake
-    fake.stop()
+    with running_stripe_fake() as fake:
+        yield fake
 
 
 @pytest.fixture

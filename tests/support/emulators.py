@@ -1,0 +1,33 @@
+"""The two emulators on free loopback ports: moto's server (AWS) and the Stripe fake."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from moto.server import ThreadedMotoServer
+
+from tests.support.stripe_fake import StripeFake
+
+
+@contextmanager
+def running_moto() -> Iterator[str]:
+    """moto's threaded server on 127.0.0.1; yields its endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running_stripe_fake() -> Iterator[StripeFake]:
+    fake = StripeFake().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
