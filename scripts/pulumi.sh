@@ -13,10 +13,10 @@ command -v pulumi >/dev/null 2>&1 \
   || fail "the Pulumi CLI is not installed: see https://www.pulumi.com/docs/install/"
 [ -f "Pulumi.${stack}.yaml" ] || fail "no Pulumi.${stack}.yaml: copy Pulumi.dev.yaml and edit it"
 
-if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
-  mkdir -p .pulumi-state
-  export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
-fi
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
+case $PULUMI_BACKEND_URL in
+  file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;;
+esac
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   fail "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts this stack's secrets"
 fi
