@@ -124,13 +124,13 @@ def _default_cache() -> SecretsCache:
 
 
 def get_secrets() -> dict[str, str]:
-    """The whole secret document."""
-    return _default_cache().get()
+    """The whole secret document (a copy: callers cannot change the cache)."""
+    return dict(_default_cache().get())
 
 
 def get_secret(key: str) -> str | None:
     """One value of the document, or None when the key is absent."""
-    return get_secrets().get(key)
+    return _default_cache().get().get(key)
 
 
 def require_secret(key: str) -> str:

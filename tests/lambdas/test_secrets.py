@@ -94,6 +94,11 @@ def test_module_helpers_read_the_document_named_by_secret_arn(world: BillingWorl
     assert len(world.secret_reads) == 1
 
 
+def test_callers_cannot_change_the_cached_document(world: BillingWorld) -> None:
+    secrets.get_secrets()["stripe_secret_key"] = "tampered"
+    assert secrets.get_secret("stripe_secret_key") == world.document["stripe_secret_key"]
+
+
 def test_a_new_version_is_read_after_the_ttl_or_a_refresh(world: BillingWorld) -> None:
     assert secrets.get_secret("stripe_secret_key") == fake_key("sk")
     world.write_secret(stripe_secret_key=fake_key("sk", "NEWKEY"))
