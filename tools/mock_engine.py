@@ -13,6 +13,7 @@ import json
 import runpy
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,8 @@ class Recording:
     resources: list[Registration] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
     secret_exports: set[str] = field(default_factory=set)
+    created_in_apply: list[str] = field(default_factory=list)
+    """Resources constructed inside an `apply` callback (a preview cannot show them)."""
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -243,10 +246,43 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
 
 
+@contextmanager
+def resources_in_apply_recorded(recording: Recording) -> Iterator[None]:
+    """Record every resource constructed while an `Output.apply` callback runs."""
+    depth = 0
+    original_apply = pulumi.Output.apply
+    original_init = pulumi.Resource.__init__
+
+    def apply(self: pulumi.Output[Any], func: Any, run_with_unknowns: bool = False) -> Any:
+        def guarded(value: Any) -> Any:
+            nonlocal depth
+            depth += 1
+            try:
+                return func(value)
+            finally:
+                depth -= 1
+
+        return original_apply(self, guarded, run_with_unknowns)
+
+    def init(self: pulumi.Resource, t: str, name: str, *args: Any, **kwargs: Any) -> None:
+        if depth:
+            recording.created_in_apply.append(f"{t}::{name}")
+        original_init(self, t, name, *args, **kwargs)
+
+    pulumi.Output.apply = apply  # type: ignore[method-assign]
+    pulumi.Resource.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        pulumi.Output.apply = original_apply  # type: ignore[method-assign]
+        pulumi.Resource.__init__ = original_init  # type: ignore[method-assign]
+
+
 def run_program(
     config: Mapping[str, Any] | None = None,
     stack: str = "dev",
     secret_keys: tuple[str, ...] = DEFAULT_SECRET_KEYS,
+    program: Path = PROGRAM,
 ) -> Recording:
     """Evaluate infra/__main__.py once for `stack` with `config`, and return what it declared."""
     config = dict(base_config(stack) if config is None else config)
@@ -264,9 +300,10 @@ def run_program(
 
     @pulumi.runtime.test
     def evaluate() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        runpy.run_path(str(program), run_name="__main__")
 
-    evaluate()
+    with resources_in_apply_recorded(recording):
+        evaluate()
     root = settings.get_root_resource()
     for name, value in getattr(root, "outputs", {}).items():
         output = pulumi.Output.from_input(value)

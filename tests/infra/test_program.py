@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +38,23 @@ def document(recording: Recording) -> dict[str, str]:
 def statements(recording: Recording, policy_name: str) -> list[dict[str, Any]]:
     policy = recording.one("aws:iam/rolePolicy:RolePolicy", policy_name)
     return json.loads(policy.inputs["policy"])["Statement"]
+
+
+def test_no_resource_is_created_inside_apply(dev: Recording) -> None:
+    assert dev.resources, "the run declared nothing: the check would prove nothing"
+    assert dev.created_in_apply == []
+
+
+def test_a_resource_created_inside_apply_is_caught(tmp_path: Path) -> None:
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        "import pulumi\n"
+        "pulumi.ComponentResource('test:index:Thing', 'outside')\n"
+        "pulumi.Output.from_input('x').apply(\n"
+        "    lambda v: pulumi.ComponentResource('test:index:Thing', 'inside-' + v))\n"
+    )
+    recording = run_program(base_config("dev"), program=program)
+    assert recording.created_in_apply == ["test:index:Thing::inside-x"]
 
 
 def test_every_named_resource_gets_its_physical_name(dev: Recording) -> None:
