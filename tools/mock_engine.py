@@ -3,7 +3,8 @@
 The recording monitor sees each registration as the engine would: the resource's inputs, which
 of them arrive marked secret, its options (dependencies, replace-on-changes, retain-on-delete)
 and the stack's exports. Mock outputs are realistic (ARNs, endpoints, Stripe ids), and outputs
-named in `additionalSecretOutputs` come back as secrets, as the real engine returns them.
+named in `additionalSecretOutputs` come back as secrets, as the real engine returns them. Any
+resource constructed inside an `apply` callback is recorded too (a preview could not show it).
 """
 
 from __future__ import annotations

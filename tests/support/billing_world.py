@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 
 from tests.support.stripe_fake import StripeFake
+from tools.mock_engine import fake_stripe_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = REPO_ROOT / "lambdas"
@@ -26,8 +27,8 @@ _FUNCTION_MODULES = ("handler", "service", "processing", "verification")
 
 
 def fake_key(kind: str, tag: str = "FAKE") -> str:
-    """A visibly fake Stripe key, built at run time."""
-    return f"{kind}_test_" + tag * (24 // len(tag))
+    """A visibly fake Stripe test key, built at run time."""
+    return fake_stripe_key(kind, "test", tag)
 
 
 def fake_webhook_secret(tag: str = "FAKE") -> str:
