@@ -231,13 +231,9 @@ def parse_settings(
     )
 
 
-def _full_key(config: pulumi.Config, key: str) -> str:
-    return config.full_key(key)
-
-
 def _secret_string(config: pulumi.Config, key: str, *, required: bool) -> str | None:
     """A config value that must be stored encrypted; the plain value never leaves this module."""
-    full_key = _full_key(config, key)
+    full_key = config.full_key(key)
     value = config.get(key)
     if not value:
         if required:
@@ -264,7 +260,7 @@ def _check_key_mode(full_key: str, key: str, production: bool) -> None:
 
 
 def _app_secrets(project: str, config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
-    full_key = _full_key(config, "appSecrets")
+    full_key = config.full_key("appSecrets")
     raw = config.get_object("appSecrets")
     if not raw:  # unset, or Pulumi.yaml's empty default
         return {}
@@ -307,7 +303,7 @@ def _typed(config: pulumi.Config, key: str, read: Callable[[str], Any], kind: st
     try:
         return read(key)
     except pulumi.ConfigTypeError as error:
-        raise SettingsError(f"{_full_key(config, key)} must be {kind}") from error
+        raise SettingsError(f"{config.full_key(key)} must be {kind}") from error
 
 
 def _boolean(config: pulumi.Config, key: str, *, default: bool) -> bool:
@@ -323,5 +319,5 @@ def _integer(config: pulumi.Config, key: str, *, default: int) -> int:
 def _positive_integer(config: pulumi.Config, key: str, *, default: int) -> int:
     value = _integer(config, key, default=default)
     if value <= 0:
-        raise SettingsError(f"{_full_key(config, key)} must be a positive integer")
+        raise SettingsError(f"{config.full_key(key)} must be a positive integer")
     return value

@@ -11,9 +11,8 @@ import pulumi_aws as aws
 #: The users table's index from `stripeCustomerId` to `userId` (keys only: the webhook needs
 #: just the user id, then writes by key).
 CUSTOMER_INDEX_NAME = "stripeCustomerId-index"
-#: Processed events expire after this many days: longer than Stripe's 3-day retry window.
-EVENT_RETENTION_DAYS = 4
-#: The TTL attribute of the processed-events table (epoch seconds).
+#: The TTL attribute of the processed-events table (epoch seconds). The webhook sets it 4 days
+#: ahead (lambdas/shared/users.py), beyond Stripe's 3-day retry window.
 EVENT_EXPIRY_ATTRIBUTE = "expiresAt"
 
 

@@ -17,6 +17,12 @@ from typing import Any
 
 from shared import aws
 
+#: Stripe statuses that count as subscribed. past_due keeps access while Stripe retries the
+#: payment (its dunning moves the subscription to `canceled` or `unpaid` if every retry fails,
+#: and that revokes it); a past_due user gets 409 at checkout: the fix is a new card in the
+#: portal, not a second subscription.
+ENTITLED_STATUSES = frozenset({"active", "trialing", "past_due"})
+
 #: Processed events are kept this long: beyond Stripe's 3-day retry window.
 EVENT_RETENTION_SECONDS = 4 * 24 * 3600
 

@@ -6,7 +6,7 @@ the one whose record holds the Stripe customer, found through the index. The sta
 event id are written in one transaction (see `users.apply_event`), so a duplicate is applied
 once and an older event never overwrites newer state.
 
-Entitled statuses (`isSubscribed`): active, trialing and past_due; see subscription/service.py.
+`isSubscribed` is true for `users.ENTITLED_STATUSES` (active, trialing and past_due).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from typing import Any
 from shared import users
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
-
-ENTITLED_STATUSES = frozenset({"active", "trialing", "past_due"})
 
 logger = get_logger("stripe_webhook")
 
@@ -48,7 +46,7 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
         "stripeSubscriptionId": _id(subscription.get("id")),
         "stripeCustomerId": _id(subscription.get("customer")),
         "subscriptionStatus": status,
-        "isSubscribed": status in ENTITLED_STATUSES,
+        "isSubscribed": status in users.ENTITLED_STATUSES,
         "cancelAtPeriodEnd": bool(subscription.get("cancel_at_period_end")),
     }
     if interval:

@@ -9,6 +9,7 @@ import service
 
 from shared.http import Caller, HttpError, caller, json_body, response
 from shared.log import get_logger
+from shared.secrets import SecretsError
 
 logger = get_logger("subscription.handler")
 
@@ -50,4 +51,4 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 def _is_upstream(error: Exception) -> bool:
     """Stripe or AWS failed (502), as opposed to this code (500)."""
     module = type(error).__module__
-    return module.startswith(("stripe", "botocore")) or type(error).__name__ == "SecretsError"
+    return module.startswith(("stripe", "botocore")) or isinstance(error, SecretsError)

@@ -1,9 +1,7 @@
 """The subscription API's use cases, as plain functions of the caller and the request.
 
-Entitled statuses: `active`, `trialing` and `past_due` count as subscribed. past_due keeps
-access while Stripe retries the payment (its dunning moves the subscription to `canceled` or
-`unpaid` if they all fail, and that revokes it), and a past_due user gets 409 at checkout: the
-fix is a new card in the portal, not a second subscription.
+A caller whose status is entitled (`users.ENTITLED_STATUSES`, past_due included) gets 409 at
+checkout: plans change through the billing portal.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from shared.stripe_client import call_stripe
 if TYPE_CHECKING:
     from stripe.params import CustomerCreateParams
 
-ENTITLED_STATUSES = frozenset({"active", "trialing", "past_due"})
 PLANS = ("monthly", "annual")
 
 logger = get_logger("subscription")
@@ -42,7 +39,7 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(price_id, str) or price_id not in price_ids().values():
         raise HttpError(400, "priceId must be one of this service's prices")
     record = users.get_user(caller.user_id) or {}
-    if record.get("subscriptionStatus") in ENTITLED_STATUSES:
+    if record.get("subscriptionStatus") in users.ENTITLED_STATUSES:
         raise HttpError(409, "Already subscribed: use the billing portal to change plans")
     customer_id = record.get("stripeCustomerId") or _create_customer(caller)
     session = call_stripe(
