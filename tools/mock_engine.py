@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import empty_pb2, json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
@@ -78,6 +78,8 @@ class Registration:
     replace_on_changes: list[str]
     retain_on_delete: bool
     additional_secret_outputs: list[str]
+    hooks: dict[str, list[str]] = field(default_factory=dict)
+    """Resource hook names by kind (`before_delete`, ...), as the engine would run them."""
 
 
 @dataclass
@@ -87,6 +89,8 @@ class Recording:
     resources: list[Registration] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
     secret_exports: set[str] = field(default_factory=set)
+    hooks: set[str] = field(default_factory=set)
+    """Names of the resource hooks the program registered with the engine."""
     created_in_apply: list[str] = field(default_factory=list)
     """Resources constructed inside an `apply` callback (a preview cannot show them)."""
 
@@ -122,6 +126,8 @@ def _unwrap_secrets(value: Any) -> Any:
         return {key: _unwrap_secrets(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_unwrap_secrets(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double; amounts are integers
     return value
 
 
@@ -132,9 +138,18 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, list):
         return [_comparable(item) for item in value]
     if isinstance(value, pulumi.FileArchive):
-        content = Path(value.path).read_bytes()
-        return {"fileArchive": value.path, "sha256": hashlib.sha256(content).hexdigest()}
+        return {"fileArchive": value.path, "sha256": _archive_hash(Path(value.path))}
     return value
+
+
+def _archive_hash(path: Path) -> str:
+    """As the engine hashes an archive: a zip by its bytes, a folder by sorted names and bytes."""
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
 
 
 def _stable_id(prefix: str, name: str) -> str:
@@ -202,6 +217,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recording = recording
 
+    def RegisterResourceHook(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.recording.hooks.add(request.name)
+        return empty_pb2.Empty()
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
@@ -242,6 +261,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 replace_on_changes=list(request.replaceOnChanges),
                 retain_on_delete=bool(request.retainOnDelete),
                 additional_secret_outputs=secret_outputs,
+                hooks={
+                    kind: list(getattr(request.hooks, kind))
+                    for kind in (
+                        "before_create",
+                        "after_create",
+                        "before_update",
+                        "after_update",
+                        "before_delete",
+                        "after_delete",
+                    )
+                    if list(getattr(request.hooks, kind))
+                },
             )
         )
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)

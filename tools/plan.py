@@ -24,8 +24,8 @@ sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
 from billing.settings import SettingsError  # noqa: E402
 from tools import policy_check  # noqa: E402
 from tools.mock_engine import (  # noqa: E402
-    DEFAULT_SECRET_KEYS,
     Recording,
+    Registration,
     fake_stripe_key,
     run_program,
 )
@@ -37,6 +37,7 @@ _SHOWN = {
     "stripe:index/price:Price": ("unitAmount", "currency", "recurring", "lookupKey"),
     "stripe:index/webhookEndpoint:WebhookEndpoint": ("url", "enabledEvents", "apiVersion"),
     "aws:secretsmanager/secret:Secret": ("name", "recoveryWindowInDays", "kmsKeyId"),
+    "aws:secretsmanager/secretVersion:SecretVersion": ("secretString",),
     "aws:dynamodb/table:Table": ("name", "billingMode", "pointInTimeRecovery", "ttl"),
     "aws:lambda/layerVersion:LayerVersion": ("layerName", "compatibleRuntimes", "sourceCodeHash"),
     "aws:lambda/function:Function": ("name", "runtime", "architectures", "timeout"),
@@ -49,7 +50,13 @@ _SHOWN = {
 
 
 def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> tuple[dict[str, Any], set[str]]:
-    """The stack's config as `pulumi up` would see it, with placeholders for unset secrets."""
+    """The stack's config as `pulumi up` would see it, and which keys the engine marks secret.
+
+    A `secure:` value, at the top or nested (`pulumi config set --secret --path 'k.name'`),
+    stands in as a placeholder and makes its top-level key secret, as the CLI does. A key the
+    stack file holds in plain text stays plain, so the program refuses it here as it would in
+    a real deploy. Only a required key the file lacks gets a placeholder secret.
+    """
     project_file = yaml.safe_load((repo_root / "Pulumi.yaml").read_text())
     project = project_file["name"]
     stack_file = repo_root / f"Pulumi.{stack}.yaml"
@@ -61,56 +68,98 @@ def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> tuple[dict[str, Any
         if isinstance(spec, dict) and "default" in spec
     }
     config.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
-    placeholders: set[str] = set()
+    secret_keys: set[str] = set()
     for key, value in list(config.items()):
-        if isinstance(value, dict) and "secure" in value:
-            config[key] = "placeholder"
-            placeholders.add(key)
+        config[key], secure = _placeholders_for_secure(value)
+        if secure:
+            secret_keys.add(key)
     mode = "live" if config.get(f"{project}:production") is True else "test"
-    for key, value in (
-        ("stripe:apiKey", fake_stripe_key("sk", mode, "PLACEHOLDER")),
-        (f"{project}:stripePublishableKey", fake_stripe_key("pk", mode, "PLACEHOLDER")),
+    for key, value, secret in (
+        ("stripe:apiKey", fake_stripe_key("sk", mode, "PLACEHOLDER"), True),
+        (f"{project}:stripePublishableKey", fake_stripe_key("pk", mode, "PLACEHOLDER"), False),
     ):
-        if key not in config or key in placeholders:
+        if key not in config:
             config[key] = value
-            placeholders.add(key)
-    return config, placeholders
+            if secret:
+                secret_keys.add(key)
+        elif key in secret_keys and config[key] == _PLACEHOLDER:
+            config[key] = value  # an encrypted key: a placeholder of the right shape
+    return config, secret_keys
+
+
+_PLACEHOLDER = "placeholder"
+
+
+def _placeholders_for_secure(value: Any) -> tuple[Any, bool]:
+    """`value` with every `{"secure": ...}` replaced by a placeholder, and whether any was."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return _PLACEHOLDER, True
+        found = False
+        replaced: dict[str, Any] = {}
+        for key, item in value.items():
+            replaced[key], secure = _placeholders_for_secure(item)
+            found = found or secure
+        return replaced, found
+    if isinstance(value, list):
+        pairs = [_placeholders_for_secure(item) for item in value]
+        return [item for item, _ in pairs], any(secure for _, secure in pairs)
+    return value, False
 
 
 def render(recording: Recording) -> str:
-    """The plan as text: resources, secret document keys, environments, IAM and routes."""
+    """The plan as text: the resource tree, document keys, environments, IAM and routes."""
     lines = ["Resources:"]
-    for resource in recording.resources:
+    # Registrations arrive in whatever order outputs resolve; sorting by name keeps the plan
+    # byte-for-byte the same from run to run.
+    resources = sorted(recording.resources, key=lambda resource: (resource.name, resource.type))
+    children: dict[str, list[Registration]] = {}
+    for resource in resources:
+        children.setdefault(resource.parent, []).append(resource)
+    known = {resource.urn for resource in recording.resources}
+    roots = [r for r in resources if r.parent not in known]
+
+    def show(resource: Registration, depth: int) -> None:
+        indent = "  " * depth
         if resource.type.startswith("billing:"):
-            lines.append(f"  {resource.type.split(':')[-1]} {resource.name}")
-            continue
-        lines.append(f"    {resource.type} {resource.name}")
-        for prop in _SHOWN.get(resource.type, ()):
-            if prop in resource.inputs:
-                shown = _SECRET if prop in resource.secret_inputs else resource.inputs[prop]
-                lines.append(f"        {prop}: {json.dumps(shown, sort_keys=True)}")
+            lines.append(f"{indent}{resource.type.split(':')[-1]} {resource.name}")
+        else:
+            lines.append(f"{indent}{resource.type} {resource.name}")
+            for prop in _SHOWN.get(resource.type, ()):
+                if prop in resource.inputs:
+                    shown = _SECRET if prop in resource.secret_inputs else resource.inputs[prop]
+                    lines.append(f"{indent}    {prop}: {json.dumps(shown, sort_keys=True)}")
+        for child in children.get(resource.urn, []):
+            show(child, depth + 1)
+
+    for root in roots:
+        show(root, 1)
     version = recording.one("aws:secretsmanager/secretVersion:SecretVersion")
     lines += ["", "Secret document keys (values are secrets, never shown):"]
     lines += [f"  {key}" for key in sorted(json.loads(version.inputs["secretString"]))]
     lines += ["", "Lambda environments:"]
-    for function in recording.of_type("aws:lambda/function:Function"):
+    for function in _by_name(recording, "aws:lambda/function:Function"):
         lines.append(f"  {function.inputs['name']}")
         for key, value in sorted(function.inputs["environment"]["variables"].items()):
             lines.append(f"    {key}={value}")
     lines += ["", "IAM statements:"]
-    for policy in recording.of_type("aws:iam/rolePolicy:RolePolicy"):
+    for policy in _by_name(recording, "aws:iam/rolePolicy:RolePolicy"):
         lines.append(f"  {policy.name}")
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
             lines.append(
                 f"    {', '.join(statement['Action'])} on {', '.join(statement['Resource'])}"
             )
     lines += ["", "Routes:"]
-    for route in recording.of_type("aws:apigatewayv2/route:Route"):
+    for route in _by_name(recording, "aws:apigatewayv2/route:Route"):
         auth = "JWT required" if route.inputs.get("authorizationType") == "JWT" else "no JWT"
         lines.append(f"  {route.inputs['routeKey']:<32} {auth}")
     lines += ["", "Exports:"]
     lines += [f"  {key}: {value}" for key, value in sorted(recording.exports.items())]
     return "\n".join(lines)
+
+
+def _by_name(recording: Recording, type_: str) -> list[Registration]:
+    return sorted(recording.of_type(type_), key=lambda resource: resource.name)
 
 
 def render_policies(recording: Recording) -> tuple[str, bool]:
@@ -130,10 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo-root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        config, placeholders = stack_config(args.stack, args.repo_root)
-        recording = run_program(
-            config, stack=args.stack, secret_keys=tuple(set(DEFAULT_SECRET_KEYS) | placeholders)
-        )
+        config, secret_keys = stack_config(args.stack, args.repo_root)
+        recording = run_program(config, stack=args.stack, secret_keys=tuple(sorted(secret_keys)))
     except SettingsError as error:
         print(f"settings error: {error}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from billing.names import FunctionNames
 from billing.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, BuiltArchive
 
 
@@ -24,7 +25,8 @@ class TableAccess:
 class BillingFunctionArgs:
     """Code, permissions and settings of one function."""
 
-    function_name: str
+    names: FunctionNames
+    """The function's, its role's and its log group's physical names."""
     archive: BuiltArchive
     layer_arn: pulumi.Input[str]
     secret_arn: pulumi.Input[str]
@@ -71,19 +73,19 @@ class BillingFunction(pulumi.ComponentResource):
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=args.names.log_group,
             retention_in_days=args.log_retention_days,
             tags=dict(args.tags),
             opts=child,
         )
         role = aws.iam.Role(
             f"{name}-role",
-            name=f"{args.function_name}-role",
+            name=args.names.role,
             assume_role_policy=_ASSUME_ROLE_POLICY,
             tags=dict(args.tags),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.json_dumps(
@@ -93,12 +95,12 @@ class BillingFunction(pulumi.ComponentResource):
         )
         function = aws.lambda_.Function(
             f"{name}-function",
-            name=args.function_name,
+            name=args.names.function,
             role=role.arn,
             runtime=LAMBDA_RUNTIME,
             architectures=[LAMBDA_ARCHITECTURE],
             handler="handler.handler",
-            code=pulumi.FileArchive(str(args.archive.path)),
+            code=pulumi.FileArchive(str(args.archive.directory)),
             source_code_hash=args.archive.sha256,
             layers=[args.layer_arn],
             timeout=args.timeout_seconds,
@@ -110,7 +112,11 @@ class BillingFunction(pulumi.ComponentResource):
                 log_format="Text", log_group=log_group.name
             ),
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *args.depends_on]),
+            # The policy is a separate resource the role does not wait for: without this dependency
+            # the function could take its first invocations before it may read its secret.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, policy, *args.depends_on]
+            ),
         )
         self.arn = function.arn
         self.invoke_arn = function.invoke_arn

@@ -31,6 +31,7 @@ class HttpApiArgs:
     """Who may call the API and how hard."""
 
     api_name: str
+    access_log_group_name: str
     frontend_origin: str
     """The only origin CORS allows."""
     jwt_issuer: str
@@ -80,7 +81,7 @@ class HttpApi(pulumi.ComponentResource):
         )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{args.api_name}",
+            name=args.access_log_group_name,
             retention_in_days=args.log_retention_days,
             tags=dict(args.tags),
             opts=child,

@@ -30,7 +30,7 @@ class SharedLayer(pulumi.ComponentResource):
         layer = aws.lambda_.LayerVersion(
             f"{name}-version",
             layer_name=args.layer_name,
-            code=pulumi.FileArchive(str(args.archive.path)),
+            code=pulumi.FileArchive(str(args.archive.directory)),
             source_code_hash=args.archive.sha256,
             compatible_runtimes=[LAMBDA_RUNTIME],
             compatible_architectures=[LAMBDA_ARCHITECTURE],

@@ -1,10 +1,20 @@
-"""Deterministic Lambda archives: the layer (pinned libraries + lambdas/shared) and each function.
+"""Lambda archives whose identity is their content: the layer (pinned libraries + lambdas/shared)
+and each function.
 
-The same sources always give byte-identical zips (sorted entries, fixed timestamps and
-permissions, no bytecode), so `source_code_hash` only changes when code or pins change and a
-second `pulumi up` shows no diff. The layer's libraries are installed by pip for the Lambda
-runtime's platform, never this machine's; they are cached under build/ by a key of the pins
-and the target, so the program does not reinstall them on every run.
+Each archive is laid out as a folder under build/ (what `pulumi.FileArchive` uploads) and as a
+reproducible zip beside it (for size checks, the benchmark and local runs). Both derive from one
+list of (name, bytes) entries, and the hash handed to Lambda's `source_code_hash` is the SHA-256
+of those names and bytes, not of compressed zip bytes, which differ between zlib builds.
+
+The engine decides whether `code` changed by the archive's hash: for a `.zip` path that is the
+zip's raw bytes, for a folder the SHA-256 of a tar of its sorted names and contents, with a
+fixed mode and no timestamps (pulumi/pulumi `sdk/go/common/resource/archive`, `EnsureHash` and
+`archiveTar`). So pointing Pulumi at the folder makes the deploy from a laptop and the deploy
+from CI agree whenever the sources agree. Our own sources are read with LF line endings (CRLF is
+rewritten; `.gitattributes` also checks them out with LF), so a Windows checkout changes nothing.
+
+The layer's libraries are installed by pip for the Lambda runtime's platform, never this
+machine's; they are cached under build/ by a key of the pins and the target.
 """
 
 from __future__ import annotations
@@ -12,11 +22,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,23 +46,31 @@ _SKIPPED_PARTS = frozenset({"__pycache__", "bin"})
 _SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
 
 
+#: Our own files that are text: their line endings are normalised to LF.
+_TEXT_SUFFIXES = frozenset({".py", ".pyi", ".txt", ".json", ".md", ".cfg", ".toml", ".typed"})
+
+
 @dataclass(frozen=True)
 class BuiltArchive:
-    """A zip on disk and its base64 SHA-256, as Lambda's `source_code_hash` expects."""
+    """One archive: its folder (uploaded), its zip (inspected) and its content hash."""
 
+    directory: Path
+    """The archive's files laid out as Lambda unpacks them; `pulumi.FileArchive` points here."""
     path: Path
+    """The same entries as a reproducible zip."""
     sha256: str
+    """Base64 SHA-256 of the entries' names and bytes, for `source_code_hash`."""
 
 
 def build_function_archive(function_dir: str) -> BuiltArchive:
-    """Zip one function's own modules (lambdas/<function_dir>/*.py) at the archive root."""
+    """One function's own modules (lambdas/<function_dir>/*) at the archive root."""
     source = LAMBDAS_DIR / function_dir
     files = [(path, path.relative_to(source).as_posix()) for path in _walk(source)]
-    return write_zip(files, BUILD_DIR / f"function-{function_dir}.zip")
+    return write_archive(files, BUILD_DIR / f"function-{function_dir}", text_roots=[source])
 
 
 def build_layer_archive(requirements: Path | None = None) -> BuiltArchive:
-    """Zip the layer: pinned libraries for the Lambda platform and lambdas/shared, in python/."""
+    """The layer: pinned libraries for the Lambda platform and lambdas/shared, in python/."""
     requirements = requirements or LAMBDAS_DIR / "requirements.txt"
     vendor = install_layer_requirements(requirements)
     files = [(path, "python/" + path.relative_to(vendor).as_posix()) for path in _walk(vendor)]
@@ -58,7 +78,7 @@ def build_layer_archive(requirements: Path | None = None) -> BuiltArchive:
     files += [
         (path, "python/shared/" + path.relative_to(shared).as_posix()) for path in _walk(shared)
     ]
-    return write_zip(files, BUILD_DIR / "layer.zip")
+    return write_archive(files, BUILD_DIR / "layer", text_roots=[shared])
 
 
 def install_layer_requirements(requirements: Path) -> Path:
@@ -90,19 +110,95 @@ def install_layer_requirements(requirements: Path) -> Path:
     return target
 
 
-def write_zip(files: Iterable[tuple[Path, str]], destination: Path) -> BuiltArchive:
-    """Write `files` (source, name in the archive) as a reproducible zip and hash it."""
+Entries = list[tuple[str, bytes]]
+
+
+def read_entries(files: Iterable[tuple[Path, str]], text_roots: Sequence[Path] = ()) -> Entries:
+    """(name, bytes) sorted by name; text files under `text_roots` with LF line endings."""
+    entries = []
+    for source, name in files:
+        data = source.read_bytes()
+        if source.suffix in _TEXT_SUFFIXES and any(source.is_relative_to(r) for r in text_roots):
+            data = data.replace(b"\r\n", b"\n")
+        entries.append((name, data))
+    return sorted(entries)
+
+
+def content_hash(entries: Entries) -> str:
+    """Base64 SHA-256 over each entry's name and the SHA-256 of its bytes."""
+    digest = hashlib.sha256()
+    for name, data in entries:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return base64.b64encode(digest.digest()).decode()
+
+
+def write_archive(
+    files: Iterable[tuple[Path, str]], destination: Path, text_roots: Sequence[Path] = ()
+) -> BuiltArchive:
+    """Lay `files` (source, name in the archive) out as a folder and a zip named by content.
+
+    `destination` is `build/<name>`; the archive lands in `build/<name>-<hash>/` and
+    `build/<name>-<hash>.zip`. A name holds one content forever, so an existing one is reused
+    as is and parallel builds (tests, two stacks) never see a half-written archive.
+    """
+    entries = read_entries(files, text_roots)
+    sha256 = content_hash(entries)
+    key = base64.b64decode(sha256).hex()[:16]
+    directory = destination.with_name(f"{destination.name}-{key}")
+    zip_path = directory.with_suffix(".zip")
+    if not directory.is_dir():
+        _write_directory(entries, directory)
+    if not zip_path.exists():
+        write_zip(entries, zip_path)
+    _prune_older_builds(destination, keep=directory)
+    return BuiltArchive(directory=directory, path=zip_path, sha256=sha256)
+
+
+def write_zip(entries: Entries, destination: Path, compresslevel: int = 9) -> Path:
+    """A reproducible zip: sorted entries, fixed timestamps and permissions."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for source, name in sorted(files, key=lambda item: item[1]):
+    with zipfile.ZipFile(
+        temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+    ) as zf:
+        for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIMESTAMP)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, source.read_bytes())
+            zf.writestr(info, data, compresslevel=compresslevel)
     temporary.replace(destination)
-    digest = hashlib.sha256(destination.read_bytes()).digest()
-    return BuiltArchive(path=destination, sha256=base64.b64encode(digest).decode())
+    return destination
+
+
+def _write_directory(entries: Entries, directory: Path) -> None:
+    staging = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    for name, data in entries:
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    try:
+        staging.rename(directory)
+    except OSError:  # another build laid out the same content first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+#: Builds of an archive older than this are removed when a newer one is made.
+_STALE_SECONDS = 3600
+
+
+def _prune_older_builds(destination: Path, keep: Path) -> None:
+    """Drop stale builds of the same archive so build/ does not grow with every edit."""
+    now = time.time()
+    build = re.compile(rf"^{re.escape(destination.name)}-[0-9a-f]{{16}}(\.zip)?$")
+    for old in destination.parent.glob(f"{destination.name}-*"):
+        if not build.match(old.name) or old.name.startswith(keep.name):
+            continue
+        try:
+            if now - old.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        except OSError:
+            pass
 
 
 def _walk(root: Path) -> list[Path]:

@@ -6,13 +6,17 @@ clear error, and every secret leaves this module only as a Pulumi secret `Output
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime.config import is_config_secret
+from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
+
+from billing.names import InvalidNameError, StackNames
 
 #: Keys of the secret document the program writes itself; app secrets may not reuse them.
 DOCUMENT_KEYS = (
@@ -28,20 +32,29 @@ _TEST_KEY = re.compile(r"^(sk|rk)_test_")
 _LIVE_KEY = re.compile(r"^(sk|rk)_live_")
 _PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_")
 _CURRENCY = re.compile(r"^[a-z]{3}$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$")
+#: A single-Region key id is a UUID; a multi-Region one is `mrk-` and 32 hex digits.
+_KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$"
+)
+#: Values the shipped stack files hold until a user puts in their own identity provider.
+_PLACEHOLDER_MARKERS = ("EXAMPLE", "example-")
 
 
 class SettingsError(ValueError):
     """A stack config value is missing or malformed; the message names the key, never a value."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StackSettings:
     """Everything the program needs from one stack's config."""
 
     project: str
     environment: str
+    names: StackNames
+    """Every physical name of the stack, checked against the services' limits."""
     production: bool
+    stripe_provider_key: str = field(repr=False)
+    """stripe:apiKey itself, for the program's own Stripe calls (archiving); never exported."""
     stripe_api_key: pulumi.Output[str]
     """The runtime Stripe key (stripeRuntimeKey if set, else stripe:apiKey), as a secret."""
     stripe_publishable_key: pulumi.Output[str]
@@ -66,11 +79,7 @@ class StackSettings:
     @property
     def prefix(self) -> str:
         """`{environment}-{project}`: scopes every physical name and Stripe lookup key."""
-        return f"{self.environment}-{self.project}"
-
-    def name(self, suffix: str, separator: str = "-") -> str:
-        """A physical name scoped to this stack: `{environment}-{project}{separator}{suffix}`."""
-        return f"{self.prefix}{separator}{suffix}"
+        return self.names.prefix
 
 
 # Keys the program reads; tests check that Pulumi.yaml declares each project key.
@@ -140,7 +149,15 @@ def parse_settings(
     project_config: pulumi.Config,
     stripe_config: pulumi.Config,
 ) -> StackSettings:
-    """Validate config into `StackSettings`; raise `SettingsError` naming the bad key."""
+    """Validate config into `StackSettings`; raise `SettingsError` naming the bad key.
+
+    No message ever holds a config value: a wrongly typed secret must not be echoed.
+    """
+    _refuse_unknown_keys(project)
+    try:
+        names = StackNames.for_stack(environment, project)
+    except InvalidNameError as error:
+        raise SettingsError(str(error)) from None
     production = _boolean(project_config, "production", default=False)
 
     api_key = _secret_string(stripe_config, "apiKey", required=True)
@@ -150,7 +167,7 @@ def parse_settings(
     if runtime_key:
         _check_key_mode(f"{project}:stripeRuntimeKey", runtime_key, production)
 
-    publishable_key = project_config.get("stripePublishableKey")
+    publishable_key = _string(project_config, "stripePublishableKey")
     if not publishable_key:
         raise SettingsError(
             f"{project}:stripePublishableKey is required: "
@@ -164,13 +181,16 @@ def parse_settings(
             f"{'live' if production else 'test'} key on this stack (production={production})"
         )
 
-    currency = (project_config.get("currency") or "usd").lower()
+    currency = (_string(project_config, "currency") or "usd").lower()
     if not _CURRENCY.match(currency):
         raise SettingsError(f"{project}:currency must be a 3-letter ISO code such as usd")
 
-    kms_key_arn = project_config.get("secretKmsKeyArn") or None
+    kms_key_arn = _string(project_config, "secretKmsKeyArn") or None
     if kms_key_arn is not None and not _KMS_KEY_ARN.match(kms_key_arn):
-        raise SettingsError(f"{project}:secretKmsKeyArn must be a KMS key ARN (arn:aws:kms:...)")
+        raise SettingsError(
+            f"{project}:secretKmsKeyArn must be a KMS key ARN "
+            "(arn:aws:kms:<region>:<account>:key/<key id or mrk-...>), not an alias"
+        )
 
     recovery_window = _integer(project_config, "secretRecoveryWindowDays", default=7)
     if not 7 <= recovery_window <= 30:
@@ -194,22 +214,25 @@ def parse_settings(
     jwt_issuer = _required_string(project, project_config, "jwtIssuer")
     if not jwt_issuer.startswith("https://"):
         raise SettingsError(f"{project}:jwtIssuer must be an https URL")
-    audience = project_config.get_object("jwtAudience")
+    audience = _object(project_config, "jwtAudience")
     if (
         not isinstance(audience, list)
         or not audience
         or not all(isinstance(item, str) and item for item in audience)
     ):
         raise SettingsError(f"{project}:jwtAudience must be a non-empty list of strings")
+    _check_placeholders(project, production, frontend_domain, jwt_issuer, audience)
 
     return StackSettings(
         project=project,
         environment=environment,
+        names=names,
         production=production,
+        stripe_provider_key=api_key,
         stripe_api_key=pulumi.Output.secret(runtime_key or api_key),
         stripe_publishable_key=pulumi.Output.secret(publishable_key),
-        app_secrets=_app_secrets(project, project_config),
-        product_name=project_config.get("productName") or "Premium",
+        app_secrets=_app_secrets(project_config),
+        product_name=_string(project_config, "productName") or "Premium",
         currency=currency,
         monthly_amount=_positive_integer(project_config, "monthlyAmount", default=999),
         annual_amount=_positive_integer(project_config, "annualAmount", default=9990),
@@ -228,6 +251,72 @@ def parse_settings(
         throttle_rate_limit=_positive_integer(project_config, "throttleRateLimit", default=50),
         throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
         tags={"environment": environment, "project": project, "managed-by": "pulumi"},
+    )
+
+
+def config_keys() -> set[str]:
+    """Every config key the engine handed the program (set in the test harness or by the CLI)."""
+    return set(CONFIG.get()) | set(get_config_env())
+
+
+def _refuse_unknown_keys(project: str) -> None:
+    """A typo such as `monthlyAmmount` would be silently ignored; name the closest known key."""
+    for full_key in sorted(config_keys()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != project or key in PROJECT_KEYS:
+            continue
+        close = difflib.get_close_matches(key, PROJECT_KEYS, n=1)
+        hint = f"; did you mean {project}:{close[0]}?" if close else ""
+        raise SettingsError(
+            f"{full_key} is not a setting of this program{hint} "
+            f"(remove it with: pulumi config rm {full_key})"
+        )
+
+
+def _check_placeholders(
+    project: str, production: bool, frontend_domain: str, issuer: str, audience: list[str]
+) -> None:
+    """The shipped placeholders: refused on a production stack, a warning on any other."""
+    problems = [
+        f"{project}:{key} still holds a placeholder"
+        for key, values in (("jwtIssuer", [issuer]), ("jwtAudience", audience))
+        if any(marker in value for value in values for marker in _PLACEHOLDER_MARKERS)
+    ]
+    host = frontend_domain.split("://", 1)[1].split(":", 1)[0]
+    if not frontend_domain.startswith("https://") or host in {"localhost", "127.0.0.1", "[::1]"}:
+        problems.append(f"{project}:frontendDomain is not a public https origin")
+    if not problems:
+        return
+    if production:
+        raise SettingsError(
+            "a production stack refuses placeholders: "
+            + "; ".join(problems)
+            + " (set your identity provider's issuer and client ids, and your frontend's origin)"
+        )
+    for problem in problems:
+        pulumi.log.warn(f"{problem}: fine for a dev stack, refused on a production one")
+
+
+def _string(config: pulumi.Config, key: str) -> str | None:
+    value = config.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SettingsError(f"{config.full_key(key)} must be a string")
+    return value
+
+
+def _object(config: pulumi.Config, key: str) -> Any:
+    """A structured value; a malformed one is an error naming the key, never echoing the value."""
+    raw = config.get(key)
+    if raw is None or not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    raise SettingsError(
+        f"{config.full_key(key)} must be structured (a list or an object), not a plain string: "
+        f"set it with `pulumi config set --path '{config.full_key(key)}[0]' <value>` "
+        "or as a YAML list or map in the stack file"
     )
 
 
@@ -259,18 +348,31 @@ def _check_key_mode(full_key: str, key: str, production: bool) -> None:
         )
 
 
-def _app_secrets(project: str, config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
+def _app_secrets(config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
+    """`appSecrets`, as `pulumi config set --secret --path 'appSecrets.<name>'` stores it.
+
+    The CLI keeps each value as a nested `secure:` entry and hands the program the whole object
+    as JSON, with the top-level key marked secret (a Pulumi object holding any secure value is
+    a secret as a whole).
+    """
     full_key = config.full_key("appSecrets")
-    raw = config.get_object("appSecrets")
-    if not raw:  # unset, or Pulumi.yaml's empty default
+    text = config.get("appSecrets")
+    if not text or text.strip() == "{}":  # unset, or Pulumi.yaml's empty default
         return {}
     if not is_config_secret(full_key):
         raise SettingsError(
             f"{full_key} must be a secret: "
             f"pulumi config set --secret --path '{full_key}.<name>' <value>"
         )
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raw = None
     if not isinstance(raw, dict):
-        raise SettingsError(f"{full_key} must be an object of name: value pairs")
+        raise SettingsError(
+            f"{full_key} must be an object of name: value pairs, set one at a time with "
+            f"pulumi config set --secret --path '{full_key}.<name>' <value>"
+        )
     secrets: dict[str, pulumi.Output[str]] = {}
     for name, value in raw.items():
         if name in DOCUMENT_KEYS:
@@ -291,7 +393,7 @@ def _scalar_text(value: Any) -> str:
 
 
 def _required_string(project: str, config: pulumi.Config, key: str) -> str:
-    value = config.get(key)
+    value = _string(config, key)
     if not value:
         raise SettingsError(
             f"{project}:{key} is required: pulumi config set {project}:{key} <value>"
@@ -302,8 +404,9 @@ def _required_string(project: str, config: pulumi.Config, key: str) -> str:
 def _typed(config: pulumi.Config, key: str, read: Callable[[str], Any], kind: str) -> Any:
     try:
         return read(key)
-    except pulumi.ConfigTypeError as error:
-        raise SettingsError(f"{config.full_key(key)} must be {kind}") from error
+    except pulumi.ConfigTypeError:
+        pass  # its message holds the value; ours never does
+    raise SettingsError(f"{config.full_key(key)} must be {kind}")
 
 
 def _boolean(config: pulumi.Config, key: str, *, default: bool) -> bool:

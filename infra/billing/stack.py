@@ -15,6 +15,7 @@ from billing.app_secret import AppSecret, AppSecretArgs
 from billing.function import BillingFunction, BillingFunctionArgs, TableAccess
 from billing.http_api import HttpApi, HttpApiArgs, LambdaRoutes, LambdaRoutesArgs
 from billing.layer import SharedLayer, SharedLayerArgs
+from billing.names import FunctionNames
 from billing.packaging import build_function_archive, build_layer_archive
 from billing.routes import SUBSCRIPTION_ROUTES, WEBHOOK_PATH, WEBHOOK_ROUTES
 from billing.settings import StackSettings
@@ -48,7 +49,8 @@ def build_stack(settings: StackSettings) -> BillingStack:
     api = HttpApi(
         "billing",
         HttpApiArgs(
-            api_name=settings.name("api"),
+            api_name=settings.names.api,
+            access_log_group_name=settings.names.api_log_group,
             frontend_origin=settings.frontend_domain,
             jwt_issuer=settings.jwt_issuer,
             jwt_audience=settings.jwt_audience,
@@ -69,6 +71,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
             annual_amount=settings.annual_amount,
             lookup_key_prefix=settings.prefix,
             return_url=f"{settings.frontend_domain}/account",
+            admin_api_key=settings.stripe_provider_key,
         ),
     )
     webhook = StripeWebhook(
@@ -83,7 +86,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
     secret = AppSecret(
         "app-secret",
         AppSecretArgs(
-            secret_name=settings.name("secrets", separator="_"),
+            secret_name=settings.names.secret,
             document={
                 **settings.app_secrets,
                 "stripe_secret_key": settings.stripe_api_key,
@@ -101,8 +104,8 @@ def build_stack(settings: StackSettings) -> BillingStack:
     tables = BillingTables(
         "tables",
         BillingTablesArgs(
-            users_table_name=settings.name("users"),
-            events_table_name=settings.name("stripe-events"),
+            users_table_name=settings.names.users_table,
+            events_table_name=settings.names.events_table,
             kms_key_arn=settings.secret_kms_key_arn,
             deletion_protection=settings.production,
             tags=settings.tags,
@@ -110,7 +113,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
     )
     layer = SharedLayer(
         "shared-layer",
-        SharedLayerArgs(layer_name=settings.name("shared"), archive=build_layer_archive()),
+        SharedLayerArgs(layer_name=settings.names.layer, archive=build_layer_archive()),
     )
 
     common_environment: dict[str, pulumi.Input[str]] = {
@@ -124,13 +127,14 @@ def build_stack(settings: StackSettings) -> BillingStack:
     def billing_function(
         name: str,
         folder: str,
+        physical: FunctionNames,
         environment: dict[str, pulumi.Input[str]],
         table_access: list[TableAccess],
     ) -> BillingFunction:
         return BillingFunction(
             name,
             BillingFunctionArgs(
-                function_name=settings.name(name),
+                names=physical,
                 archive=build_function_archive(folder),
                 layer_arn=layer.arn,
                 secret_arn=secret.arn,
@@ -147,12 +151,14 @@ def build_stack(settings: StackSettings) -> BillingStack:
     subscription = billing_function(
         "subscription",
         "subscription",
+        settings.names.subscription,
         {"FRONTEND_DOMAIN": settings.frontend_domain},
         [TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn])],
     )
     webhook_function = billing_function(
         "stripe-webhook",
         "stripe_webhook",
+        settings.names.webhook,
         {"EVENTS_TABLE": tables.events_table_name, "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX_NAME},
         [
             TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn]),

@@ -7,6 +7,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_stripe as stripe
 
+from billing.stripe_archive import archiving_hooks
+
+#: Reasons the portal asks a cancelling customer for, in the order Stripe returns them. Stripe
+#: always returns `cancellation_reason` (disabled with no options when unset), and the provider
+#: reads it back into state, so leaving it unset makes every preview show an update; setting
+#: it explicitly lets the configuration settle, and the answers are worth having.
+CANCELLATION_REASONS = (
+    "customer_service",
+    "low_quality",
+    "missing_features",
+    "other",
+    "switched_service",
+    "too_complex",
+    "too_expensive",
+    "unused",
+)
+
 
 @dataclass(frozen=True)
 class StripeCatalogArgs:
@@ -24,6 +41,8 @@ class StripeCatalogArgs:
     """`{environment}-{project}`: scopes lookup keys so stacks sharing an account never collide."""
     return_url: str
     """Where the billing portal sends customers back to."""
+    admin_api_key: str
+    """stripe:apiKey, for the hooks that archive replaced or destroyed prices and configurations."""
 
 
 class StripeCatalog(pulumi.ComponentResource):
@@ -31,9 +50,11 @@ class StripeCatalog(pulumi.ComponentResource):
 
     A Stripe price's amount is immutable: changing one replaces the price. The replacement is
     created first with `transfer_lookup_key`, so it takes the lookup key over atomically, then
-    the provider archives the old price (Stripe never deletes prices). The product is retained
-    on delete, since Stripe refuses to delete a product that has prices, so `pulumi destroy`
-    succeeds and leaves the product and its archived prices in the account's history.
+    a `before_delete` hook archives the old price (the provider only forgets it; see
+    `billing.stripe_archive`). The portal configuration is deactivated the same way when it is
+    replaced or destroyed. The product is retained on delete, since Stripe refuses to delete a
+    product that has prices, so `pulumi destroy` succeeds and leaves the product and its
+    archived prices in the account's history.
     """
 
     product_id: pulumi.Output[str]
@@ -47,6 +68,7 @@ class StripeCatalog(pulumi.ComponentResource):
         super().__init__("billing:index:StripeCatalog", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         metadata = {"managedBy": "pulumi", "stack": args.lookup_key_prefix}
+        hooks = archiving_hooks(name, args.admin_api_key)
 
         product = stripe.Product(
             f"{name}-product",
@@ -56,7 +78,10 @@ class StripeCatalog(pulumi.ComponentResource):
         )
         price_opts = pulumi.ResourceOptions.merge(
             child,
-            pulumi.ResourceOptions(replace_on_changes=["unitAmount", "currency", "recurring"]),
+            pulumi.ResourceOptions(
+                replace_on_changes=["unitAmount", "currency", "recurring"],
+                hooks=pulumi.ResourceHookBinding(before_delete=[hooks.price]),
+            ),
         )
         prices = {
             plan: stripe.Price(
@@ -88,7 +113,14 @@ class StripeCatalog(pulumi.ComponentResource):
                     enabled=True
                 ),
                 subscription_cancel=stripe.PortalConfigurationFeaturesSubscriptionCancelArgs(
-                    enabled=True, mode="at_period_end", proration_behavior="none"
+                    enabled=True,
+                    mode="at_period_end",
+                    proration_behavior="none",
+                    cancellation_reason=(
+                        stripe.PortalConfigurationFeaturesSubscriptionCancelCancellationReasonArgs(
+                            enabled=True, options=list(CANCELLATION_REASONS)
+                        )
+                    ),
                 ),
                 subscription_updates=[
                     stripe.PortalConfigurationFeaturesSubscriptionUpdateArgs(
@@ -105,7 +137,12 @@ class StripeCatalog(pulumi.ComponentResource):
                 ],
             ),
             metadata=metadata,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    hooks=pulumi.ResourceHookBinding(before_delete=[hooks.portal_configuration])
+                ),
+            ),
         )
 
         self.product_id = product.id

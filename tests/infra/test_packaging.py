@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from billing import packaging
-from billing.packaging import build_function_archive, build_layer_archive, write_zip
+from billing.packaging import (
+    build_function_archive,
+    build_layer_archive,
+    content_hash,
+    read_entries,
+    write_archive,
+    write_zip,
+)
+from billing.paths import REPO_ROOT
 
 # A compiled extension is fine when it targets CPython 3.12 (or the stable ABI) on arm64 Linux.
 TARGET_EXTENSION = re.compile(r"\.(cpython-312-aarch64-linux-gnu|abi3)\.so$")
@@ -27,18 +35,70 @@ def test_building_the_layer_twice_gives_the_same_hash() -> None:
     second = build_layer_archive()
     assert first.sha256 == second.sha256
     assert first_bytes == second.path.read_bytes()
+    assert first.directory == second.directory
+
+
+def sources(root: Path, newline: str) -> list[tuple[Path, str]]:
+    folder = root / newline.encode().hex()
+    folder.mkdir()
+    for name, text in (("handler.py", "import service\nVALUE = 1\n"), ("service.py", "X = 2\n")):
+        (folder / name).write_bytes(text.replace("\n", newline).encode())
+    return [(folder / "handler.py", "handler.py"), (folder / "service.py", "service.py")]
+
+
+def test_the_hash_is_of_content_not_of_compressed_bytes(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("".join(f"VALUE_{i} = {i * 7919 % 104729}\n" for i in range(3000)))
+    entries = read_entries([(source, "module.py")])
+    fast = write_zip(entries, tmp_path / "fast.zip", compresslevel=1)
+    small = write_zip(entries, tmp_path / "small.zip", compresslevel=9)
+    assert fast.read_bytes() != small.read_bytes(), "a zip-bytes hash would differ here"
+    assert content_hash(zipfile_entries(fast)) == content_hash(entries)
+    assert content_hash(zipfile_entries(small)) == content_hash(entries)
+
+
+def zipfile_entries(path: Path) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(path) as archive:
+        return [(name, archive.read(name)) for name in archive.namelist()]
+
+
+def test_crlf_sources_give_the_same_archive_and_hash(tmp_path: Path) -> None:
+    lf, crlf = tmp_path / "lf", tmp_path / "crlf"
+    lf.mkdir()
+    crlf.mkdir()
+    built = []
+    for root, newline in ((lf, "\n"), (crlf, "\r\n")):
+        files = sources(root, newline)
+        built.append(write_archive(files, root / "function", text_roots=[root]))
+    assert built[0].sha256 == built[1].sha256
+    assert built[0].path.read_bytes() == built[1].path.read_bytes()
+    assert (built[1].directory / "handler.py").read_bytes() == b"import service\nVALUE = 1\n"
+
+
+def test_the_uploaded_folder_holds_exactly_the_zip_entries() -> None:
+    built = build_function_archive("stripe_webhook")
+    folder = sorted(
+        (p.relative_to(built.directory).as_posix(), p.read_bytes())
+        for p in built.directory.rglob("*")
+        if p.is_file()
+    )
+    assert folder == sorted(zipfile_entries(built.path))
+    assert content_hash(folder) == built.sha256
 
 
 def test_a_changed_source_changes_the_hash(tmp_path: Path) -> None:
     source = tmp_path / "module.py"
     source.write_text("VALUE = 1\n")
-    before = write_zip([(source, "module.py")], tmp_path / "a.zip")
+    before = content_hash(read_entries([(source, "module.py")]))
     source.write_text("VALUE = 2\n")
-    after = write_zip([(source, "module.py")], tmp_path / "b.zip")
-    source.write_text("VALUE = 1\n")
-    again = write_zip([(source, "module.py")], tmp_path / "c.zip")
-    assert before.sha256 != after.sha256
-    assert before.sha256 == again.sha256, "timestamps must not leak into the archive"
+    after = content_hash(read_entries([(source, "module.py")]))
+    renamed = content_hash(read_entries([(source, "other.py")]))
+    assert len({before, after, renamed}) == 3
+
+
+def test_the_repository_checks_out_text_with_lf() -> None:
+    attributes = (REPO_ROOT / ".gitattributes").read_text().splitlines()
+    assert "* text=auto eol=lf" in attributes
 
 
 def test_layer_holds_stripe_and_shared_code_under_python(layer_names: list[str]) -> None:

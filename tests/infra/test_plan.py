@@ -10,7 +10,27 @@ import pytest
 from tools import plan
 from tools.mock_engine import REPO_ROOT, Recording, run_program
 
-STACKS = sorted(p.name.split(".")[1] for p in REPO_ROOT.glob("Pulumi.*.yaml"))
+STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
+PRODUCTION = "saas-billing:production: true"
+STACKS = [p.name.split(".")[1] for p in STACK_FILES if PRODUCTION not in p.read_text()]
+PRODUCTION_STACKS = [p.name.split(".")[1] for p in STACK_FILES if PRODUCTION in p.read_text()]
+REAL_IDENTITY = {
+    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE": (
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
+    ),
+    "example-client-id": "4q8fh2e0billingclient",
+}
+
+
+def stack_repo(tmp_path: Path, stack: str, text: str) -> Path:
+    """A repository root holding Pulumi.yaml and one stack file with `text`."""
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    return tmp_path
+
+
+def test_there_are_stacks_of_both_kinds() -> None:
+    assert {"dev", "staging"} <= set(STACKS) and PRODUCTION_STACKS == ["prod"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -19,6 +39,23 @@ def test_plan_prints_the_stack_and_passes_the_policies(
 ) -> None:
     assert plan.main(["--stack", stack]) == 0
     out = capsys.readouterr().out
+    assert_full_plan(stack, out)
+
+
+@pytest.mark.parametrize("stack", PRODUCTION_STACKS)
+def test_a_shipped_production_stack_refuses_its_placeholders_until_edited(
+    stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert plan.main(["--stack", stack]) == 2
+    assert "production stack refuses placeholders" in capsys.readouterr().err
+    text = (REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()
+    for placeholder, real in REAL_IDENTITY.items():
+        text = text.replace(placeholder, real)
+    assert plan.main(["--stack", stack, "--repo-root", str(stack_repo(tmp_path, stack, text))]) == 0
+    assert_full_plan(stack, capsys.readouterr().out)
+
+
+def assert_full_plan(stack: str, out: str) -> None:
     assert f"{stack}-saas-billing_secrets" in out
     for key in ("stripe_secret_key", "stripe_webhook_secret", "stripe_portal_configuration_id"):
         assert f"  {key}\n" in out
@@ -52,3 +89,54 @@ def test_a_policy_violation_exits_1(
     assert plan.main(["--stack", "dev"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  table-has-point-in-time-recovery" in out
+
+
+def test_app_secrets_set_with_path_reach_the_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text() + (
+        "  saas-billing:appSecrets:\n"
+        "    twilio_sid:\n"
+        "      secure: v1:c2FsdA==:ZW5jcnlwdGVk\n"
+        "    gpt:\n"
+        "      secure: v1:c2FsdA==:bW9yZQ==\n"
+    )
+    assert plan.main(["--stack", "dev", "--repo-root", str(stack_repo(tmp_path, "dev", text))]) == 0
+    out = capsys.readouterr().out
+    assert "  twilio_sid\n" in out and "  gpt\n" in out
+    assert "v1:" not in out, "an encrypted value is never printed"
+
+
+def test_a_plaintext_stripe_key_in_a_stack_file_fails_as_the_program_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "sk_test_" + "PLAIN" * 5
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text() + f"  stripe:apiKey: {key}\n"
+    assert plan.main(["--stack", "dev", "--repo-root", str(stack_repo(tmp_path, "dev", text))]) == 2
+    err = capsys.readouterr().err
+    assert "stripe:apiKey must be a secret" in err and key not in err
+
+
+def test_a_typo_in_a_stack_file_names_the_key_it_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text() + "  saas-billing:monthlyAmmount: 1999\n"
+    assert plan.main(["--stack", "dev", "--repo-root", str(stack_repo(tmp_path, "dev", text))]) == 2
+    assert "did you mean saas-billing:monthlyAmount" in capsys.readouterr().err
+
+
+def test_the_plan_is_deterministic_and_shows_what_a_reviewer_needs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    outputs = []
+    for _ in range(2):
+        assert plan.main(["--stack", "dev"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+    out = outputs[0]
+    assert "unitAmount: 999\n" in out, "integers print as integers"
+    assert 'secretString: "[secret]"' in out
+    lines = out.splitlines()
+    component = lines.index("  BillingFunction subscription")
+    function = next(i for i, line in enumerate(lines) if "Function subscription-function" in line)
+    assert function > component and lines[function].startswith("    aws:lambda"), "nested"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -37,6 +38,10 @@ for line in sys.stdin:
 
 
 def extract(archive: Path, destination: Path) -> Path:
+    """Unpack an archive as Lambda would: a zip, or the folder the program uploads as a zip."""
+    if archive.is_dir():
+        shutil.copytree(archive, destination, dirs_exist_ok=True)
+        return destination
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(destination)
     return destination

@@ -102,6 +102,11 @@ class StripeFake:
         }
         self.state.objects[price_id] = price
 
+    def add_portal_configuration(self, configuration_id: str) -> None:
+        configuration = fixture("billing_portal.configuration")
+        configuration.update(id=configuration_id, is_default=False, livemode=False)
+        self.state.objects[configuration_id] = configuration
+
     def create_subscription(
         self,
         customer_id: str,
@@ -317,6 +322,11 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
                         url=f"https://billing.stripe.com/p/session/{new_id('test')}",
                     )
                     return 200, portal
+                case "POST", (
+                    ["v1", "prices", object_id]
+                    | ["v1", "billing_portal", "configurations", object_id]
+                ):
+                    return _update_active(state, object_id, params)
                 case "GET", ["v1", ("customers" | "subscriptions" | "prices"), object_id]:
                     found = state.objects.get(object_id)
                     if found is None:
@@ -327,6 +337,18 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
             return _error(404, "invalid_request_error", f"Unrecognized request URL ({method})")
 
     return Handler
+
+
+def _update_active(
+    state: StripeState, object_id: str, params: Mapping[str, str]
+) -> tuple[int, dict[str, Any]]:
+    """POST /v1/prices/{id} or /v1/billing_portal/configurations/{id}: only `active` changes."""
+    stored = state.objects.get(object_id)
+    if stored is None:
+        return _error(404, "invalid_request_error", "No such object", "resource_missing")
+    if "active" in params:
+        stored["active"] = params["active"] == "true"
+    return 200, {k: v for k, v in stored.items() if not k.startswith("_")}
 
 
 def _nested(params: Mapping[str, str], name: str) -> dict[str, str]:
