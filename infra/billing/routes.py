@@ -1,4 +1,4 @@
-"""The API's routes, as the runtime contract in ARCHITECTURE.md names them."""
+"""The API's routes: a contract with the frontend (README "Runtime behaviour")."""
 
 from __future__ import annotations
 

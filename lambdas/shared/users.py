@@ -1,9 +1,10 @@
 """The users table: reads, conditional writes, lookup by Stripe customer, and event application.
 
-Record fields (ARCHITECTURE.md): `userId`, `stripeCustomerId`, `stripeSubscriptionId`,
-`isSubscribed`, `cancelAtPeriodEnd`, `plan`, `subscriptionStatus`, `currentPeriodEnd`,
-`updatedAt`; plus `email`, `createdAt` and `stripeEventCreated` (the `created` time of the last
-Stripe event applied, which keeps older events from overwriting newer state).
+Record fields, a contract with every reader (README, "Runtime behaviour"): `userId`,
+`stripeCustomerId`, `stripeSubscriptionId`, `isSubscribed`, `cancelAtPeriodEnd`, `plan`,
+`subscriptionStatus`, `currentPeriodEnd`, `updatedAt`; plus `email`, `createdAt` and
+`stripeEventCreated` (the `created` time of the last Stripe event applied, which keeps older
+events from overwriting newer state).
 """
 
 from __future__ import annotations
