@@ -74,16 +74,19 @@ def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> tuple[dict[str, Any
         if secure:
             secret_keys.add(key)
     mode = "live" if config.get(f"{project}:production") is True else "test"
-    for key, value, secret in (
-        ("stripe:apiKey", fake_stripe_key("sk", mode, "PLACEHOLDER"), True),
-        (f"{project}:stripePublishableKey", fake_stripe_key("pk", mode, "PLACEHOLDER"), False),
-    ):
+    keys = {
+        "stripe:apiKey": fake_stripe_key("sk", mode, "PLACEHOLDER"),
+        f"{project}:stripeRuntimeKey": fake_stripe_key("rk", mode, "PLACEHOLDER"),
+        f"{project}:stripePublishableKey": fake_stripe_key("pk", mode, "PLACEHOLDER"),
+    }
+    for key, fake in keys.items():
+        if key in secret_keys and config[key] == _PLACEHOLDER:
+            config[key] = fake  # an encrypted key: a placeholder of the right shape
+    for key in ("stripe:apiKey", f"{project}:stripePublishableKey"):  # required, maybe unset
         if key not in config:
-            config[key] = value
-            if secret:
+            config[key] = keys[key]
+            if key == "stripe:apiKey":
                 secret_keys.add(key)
-        elif key in secret_keys and config[key] == _PLACEHOLDER:
-            config[key] = value  # an encrypted key: a placeholder of the right shape
     return config, secret_keys
 
 

@@ -53,7 +53,9 @@ class StripeWebhook(pulumi.ComponentResource):
             api_version=args.api_version,
             description=args.description,
             metadata={"secretGeneration": str(args.secret_generation)},
-            opts=pulumi.ResourceOptions(parent=self),
+            # Stripe fixes an endpoint's API version at creation, so a new pinned version needs a
+            # new endpoint (created first; its new secret flows into the secret version).
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["apiVersion"]),
         )
         self.endpoint_id = endpoint.id
         # The provider already marks `secret` as a secret output; wrapping keeps that explicit.

@@ -107,6 +107,22 @@ def test_app_secrets_set_with_path_reach_the_document(
     assert "v1:" not in out, "an encrypted value is never printed"
 
 
+def test_a_stack_configured_as_the_readme_says_plans(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secure = "\n    secure: v1:c2FsdA==:Y2lwaGVy\n"
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text() + "".join(
+        f"  {key}:{secure}"
+        for key in (
+            "stripe:apiKey",
+            "saas-billing:stripeRuntimeKey",
+            "saas-billing:stripePublishableKey",
+        )
+    )
+    assert plan.main(["--stack", "dev", "--repo-root", str(stack_repo(tmp_path, "dev", text))]) == 0
+    assert "v1:" not in capsys.readouterr().out
+
+
 def test_a_plaintext_stripe_key_in_a_stack_file_fails_as_the_program_would(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

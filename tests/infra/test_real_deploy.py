@@ -247,3 +247,8 @@ def test_code_is_uploaded_from_folders_hashed_by_content(dev: Recording) -> None
         assert Path(resource.inputs["code"]["fileArchive"]) == archive.directory, name
         assert archive.directory.is_dir()
         assert resource.inputs["sourceCodeHash"] == archive.sha256, name
+
+
+def test_a_new_pinned_api_version_replaces_the_webhook_endpoint(dev: Recording) -> None:
+    endpoint = dev.one("stripe:index/webhookEndpoint:WebhookEndpoint")
+    assert endpoint.replace_on_changes == ["apiVersion"]
