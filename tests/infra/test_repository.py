@@ -16,6 +16,7 @@ KEY_SHAPED = re.compile(
     r"(sk|rk|pk)_(live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{16,}|AKIA[0-9A-Z]{16}"
     r"|(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])(?=.*aws_secret)",
 )
+SECRET_CONFIG_KEYS = {"stripe:apiKey", "saas-billing:stripeRuntimeKey", "saas-billing:appSecrets"}
 PULUMI_TYPES = {"string", "integer", "boolean", "array"}
 
 
@@ -54,9 +55,9 @@ def stack_file_problems(text: str) -> list[str]:
     for key, value in config.items():
         if re.search(r"(sk|rk|pk)_(live|test)_|whsec_", json.dumps(value)):
             problems.append(f"{key} holds a key-shaped value")
-        if key in {"stripe:apiKey", "saas-billing:stripeRuntimeKey", "saas-billing:appSecrets"}:
-            if not json.dumps(value).count('"secure"'):
-                problems.append(f"{key} is not encrypted")
+        encrypted = '"secure"' in json.dumps(value)
+        if key in SECRET_CONFIG_KEYS and not encrypted:
+            problems.append(f"{key} is not encrypted")
     return problems
 
 
