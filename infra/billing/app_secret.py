@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -15,8 +16,9 @@ class AppSecretArgs:
 
     secret_name: str
     """Physical name, `{environment}-{project}_secrets`."""
-    document: Mapping[str, pulumi.Input[str]]
-    """Key → value; values are outputs (price ids, the signing secret) or config secrets."""
+    document: Mapping[str, pulumi.Input[Any]]
+    """Key → value; values are outputs (price ids, the signing secret), config secrets, or the
+    catalog (a JSON object whose ids are outputs)."""
     recovery_window_days: int
     """Days a deleted secret can be restored, during which its name cannot be reused."""
     kms_key_arn: str | None

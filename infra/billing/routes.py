@@ -9,7 +9,8 @@ WEBHOOK_PATH = "/stripe/webhook"
 SUBSCRIPTION_ROUTES = (
     Route("POST", "/subscription/checkout", requires_jwt=True),
     Route("POST", "/subscription/portal", requires_jwt=True),
-    Route("GET", "/subscription/prices", requires_jwt=True),
+    # Public: a pricing page calls it before anyone signs in.
+    Route("GET", "/subscription/prices", requires_jwt=False),
     Route("GET", "/subscription", requires_jwt=True),
 )
 WEBHOOK_ROUTES = (Route("POST", WEBHOOK_PATH, requires_jwt=False),)

@@ -17,6 +17,7 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from billing.names import InvalidNameError, StackNames
+from billing.plans import CatalogSettings, Plan, PlanError, legacy_plan, parse_plans
 
 #: Keys of the secret document the program writes itself; app secrets may not reuse them.
 DOCUMENT_KEYS = (
@@ -26,6 +27,7 @@ DOCUMENT_KEYS = (
     "stripe_monthly_price_id",
     "stripe_annual_price_id",
     "stripe_portal_configuration_id",
+    "stripe_catalog",
 )
 
 _TEST_KEY = re.compile(r"^(sk|rk)_test_")
@@ -60,10 +62,8 @@ class StackSettings:
     stripe_publishable_key: pulumi.Output[str]
     app_secrets: Mapping[str, pulumi.Output[str]]
     """Other app secrets copied verbatim into the secret document, each value a secret."""
-    product_name: str
-    currency: str
-    monthly_amount: int
-    annual_amount: int
+    catalog: CatalogSettings
+    """The plans sold, their currency and the Checkout options."""
     frontend_domain: str
     jwt_issuer: str
     jwt_audience: tuple[str, ...]
@@ -88,6 +88,9 @@ PROJECT_KEYS = (
     "stripeRuntimeKey",
     "stripePublishableKey",
     "appSecrets",
+    "plans",
+    "allowPromotionCodes",
+    "automaticTax",
     "productName",
     "currency",
     "monthlyAmount",
@@ -232,10 +235,12 @@ def parse_settings(
         stripe_api_key=pulumi.Output.secret(runtime_key or api_key),
         stripe_publishable_key=pulumi.Output.secret(publishable_key),
         app_secrets=_app_secrets(project_config),
-        product_name=_string(project_config, "productName") or "Premium",
-        currency=currency,
-        monthly_amount=_positive_integer(project_config, "monthlyAmount", default=999),
-        annual_amount=_positive_integer(project_config, "annualAmount", default=9990),
+        catalog=CatalogSettings(
+            plans=_plans(project_config),
+            currency=currency,
+            allow_promotion_codes=_boolean(project_config, "allowPromotionCodes", default=False),
+            automatic_tax=_boolean(project_config, "automaticTax", default=False),
+        ),
         frontend_domain=frontend_domain,
         jwt_issuer=jwt_issuer,
         jwt_audience=tuple(audience),
@@ -252,6 +257,41 @@ def parse_settings(
         throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
         tags={"environment": environment, "project": project, "managed-by": "pulumi"},
     )
+
+
+#: The keys of a single-plan stack, with Pulumi.yaml's defaults.
+_LEGACY_PLAN_DEFAULTS = {"productName": "Premium", "monthlyAmount": "999", "annualAmount": "9990"}
+
+
+def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
+    """`plans` when set, else the one plan the older keys describe (never both).
+
+    The CLI hands the program Pulumi.yaml's defaults as if they were set, so an older key
+    counts as set beside `plans` only when it differs from its default.
+    """
+    raw = _object(config, "plans")
+    if raw is None or raw == []:
+        return (
+            legacy_plan(
+                _string(config, "productName") or _LEGACY_PLAN_DEFAULTS["productName"],
+                _positive_integer(config, "monthlyAmount", default=999),
+                _positive_integer(config, "annualAmount", default=9990),
+            ),
+        )
+    stale = [
+        key
+        for key, default in _LEGACY_PLAN_DEFAULTS.items()
+        if config.get(key) not in (None, default)
+    ]
+    if stale:
+        raise SettingsError(
+            f"{config.full_key('plans')} replaces {', '.join(config.full_key(k) for k in stale)}: "
+            "describe that plan in plans and remove the older keys"
+        )
+    try:
+        return parse_plans(config.full_key("plans"), raw)
+    except PlanError as error:
+        raise SettingsError(str(error)) from None
 
 
 def config_keys() -> set[str]:

@@ -8,6 +8,7 @@ populated before any traffic) → integrations and routes. No resource is create
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -36,8 +37,11 @@ class BillingStack:
     webhook_url: pulumi.Output[str]
     secret_arn: pulumi.Output[str]
     product_id: pulumi.Output[str]
-    monthly_price_id: pulumi.Output[str]
-    annual_price_id: pulumi.Output[str]
+    """The first plan's product."""
+    monthly_price_id: pulumi.Output[str] | None
+    annual_price_id: pulumi.Output[str] | None
+    catalog: dict[str, Any]
+    """Plan id → product and price ids (not secret: price ids are public in Checkout)."""
     subscription_function_name: pulumi.Output[str]
     webhook_function_name: pulumi.Output[str]
     users_table_name: pulumi.Output[str]
@@ -65,15 +69,20 @@ def build_stack(settings: StackSettings) -> BillingStack:
     catalog = StripeCatalog(
         "stripe",
         StripeCatalogArgs(
-            product_name=settings.product_name,
-            currency=settings.currency,
-            monthly_amount=settings.monthly_amount,
-            annual_amount=settings.annual_amount,
+            plans=settings.catalog.plans,
+            currency=settings.catalog.currency,
             lookup_key_prefix=settings.prefix,
             return_url=f"{settings.frontend_domain}/account",
             admin_api_key=settings.stripe_provider_key,
         ),
     )
+    # The first plan's prices under the keys existing consumers read; an interval no plan has
+    # is left out rather than pointing at the wrong price.
+    legacy_price_keys = {
+        f"stripe_{interval}_price_id": price_id
+        for interval in ("monthly", "annual")
+        if (price_id := catalog.first_price_id(interval)) is not None
+    }
     webhook = StripeWebhook(
         "stripe-webhook",
         StripeWebhookArgs(
@@ -92,8 +101,8 @@ def build_stack(settings: StackSettings) -> BillingStack:
                 "stripe_secret_key": settings.stripe_api_key,
                 "stripe_publishable_key": settings.stripe_publishable_key,
                 "stripe_webhook_secret": webhook.signing_secret,
-                "stripe_monthly_price_id": catalog.monthly_price_id,
-                "stripe_annual_price_id": catalog.annual_price_id,
+                **legacy_price_keys,
+                "stripe_catalog": catalog.document(),
                 "stripe_portal_configuration_id": catalog.portal_configuration_id,
             },
             recovery_window_days=settings.secret_recovery_window_days,
@@ -152,7 +161,11 @@ def build_stack(settings: StackSettings) -> BillingStack:
         "subscription",
         "subscription",
         settings.names.subscription,
-        {"FRONTEND_DOMAIN": settings.frontend_domain},
+        {
+            "FRONTEND_DOMAIN": settings.frontend_domain,
+            "ALLOW_PROMOTION_CODES": str(settings.catalog.allow_promotion_codes).lower(),
+            "AUTOMATIC_TAX": str(settings.catalog.automatic_tax).lower(),
+        },
         [TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn])],
     )
     webhook_function = billing_function(
@@ -185,9 +198,13 @@ def build_stack(settings: StackSettings) -> BillingStack:
         api_url=api.api_endpoint,
         webhook_url=webhook_url,
         secret_arn=secret.arn,
-        product_id=catalog.product_id,
-        monthly_price_id=catalog.monthly_price_id,
-        annual_price_id=catalog.annual_price_id,
+        product_id=catalog.plans[0].product_id,
+        monthly_price_id=catalog.first_price_id("monthly"),
+        annual_price_id=catalog.first_price_id("annual"),
+        catalog={
+            plan.plan.id: {"productId": plan.product_id, "priceIds": plan.price_ids}
+            for plan in catalog.plans
+        },
         subscription_function_name=subscription.name,
         webhook_function_name=webhook_function.name,
         users_table_name=tables.users_table_name,

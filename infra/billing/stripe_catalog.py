@@ -1,12 +1,15 @@
-"""The Stripe catalog: a product, its monthly and annual prices, a billing portal configuration."""
+"""The Stripe catalog: a product and its prices per plan, and a billing portal configuration."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_stripe as stripe
 
+from billing.plans import INTERVALS, Plan
 from billing.stripe_archive import archiving_hooks
 
 #: Reasons the portal asks a cancelling customer for, in the order Stripe returns them. Stripe
@@ -29,14 +32,10 @@ CANCELLATION_REASONS = (
 class StripeCatalogArgs:
     """What the catalog sells."""
 
-    product_name: str
-    """The product's name, shown on Checkout and invoices."""
+    plans: Sequence[Plan]
+    """The plans, in the order the pricing page shows them."""
     currency: str
-    """Lowercase ISO currency code of both prices."""
-    monthly_amount: int
-    """Monthly price in the currency's smallest unit (cents)."""
-    annual_amount: int
-    """Annual price in the currency's smallest unit."""
+    """Lowercase ISO currency code of every price."""
     lookup_key_prefix: str
     """`{environment}-{project}`: scopes lookup keys so stacks sharing an account never collide."""
     return_url: str
@@ -45,68 +44,125 @@ class StripeCatalogArgs:
     """stripe:apiKey, for the hooks that archive replaced or destroyed prices and configurations."""
 
 
+@dataclass(frozen=True)
+class PlanResources:
+    """One plan's Stripe ids."""
+
+    plan: Plan
+    product_id: pulumi.Output[str]
+    price_ids: dict[str, pulumi.Output[str]]
+    """Interval (`monthly`, `annual`) → price id."""
+
+    def document(self) -> dict[str, Any]:
+        """The plan as the secret document's `stripe_catalog` holds it (ids are outputs)."""
+        return {
+            "id": self.plan.id,
+            "name": self.plan.name,
+            "description": self.plan.description,
+            "productId": self.product_id,
+            "trialDays": self.plan.trial_days,
+            "features": list(self.plan.features),
+            "prices": {
+                interval: {
+                    "id": price_id,
+                    "amount": self.plan.prices[interval],
+                    "interval": INTERVALS[interval],
+                }
+                for interval, price_id in self.price_ids.items()
+            },
+        }
+
+
 class StripeCatalog(pulumi.ComponentResource):
-    """Product, prices and portal configuration.
+    """One product and its prices per plan, and a portal configuration to switch between them.
 
     A Stripe price's amount is immutable: changing one replaces the price. The replacement is
     created first with `transfer_lookup_key`, so it takes the lookup key over atomically, then
     a `before_delete` hook archives the old price (the provider only forgets it; see
     `billing.stripe_archive`). The portal configuration is deactivated the same way when it is
-    replaced or destroyed. The product is retained on delete, since Stripe refuses to delete a
-    product that has prices, so `pulumi destroy` succeeds and leaves the product and its
+    replaced or destroyed. Products are retained on delete, since Stripe refuses to delete a
+    product that has prices, so `pulumi destroy` succeeds and leaves the products and their
     archived prices in the account's history.
+
+    Logical names are per plan (`{name}-{plan id}-product`, `{name}-{plan id}-{interval}-price`),
+    so adding, renaming or removing a plan touches only that plan's resources. The legacy plan
+    (no `plans` in config) keeps the names it always had (`{name}-product`,
+    `{name}-{interval}-price`), so an existing stack upgrades with nothing replaced.
     """
 
-    product_id: pulumi.Output[str]
-    monthly_price_id: pulumi.Output[str]
-    annual_price_id: pulumi.Output[str]
+    plans: list[PlanResources]
     portal_configuration_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: StripeCatalogArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("billing:index:StripeCatalog", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        metadata = {"managedBy": "pulumi", "stack": args.lookup_key_prefix}
-        hooks = archiving_hooks(name, args.admin_api_key)
+        self._name = name
+        self._args = args
+        self._hooks = archiving_hooks(name, args.admin_api_key)
+        self.plans = [self._plan(plan) for plan in args.plans]
+        portal = self._portal_configuration()
+        self.portal_configuration_id = portal.id
+        self.register_outputs(
+            {
+                "productIds": [plan.product_id for plan in self.plans],
+                "portalConfigurationId": self.portal_configuration_id,
+            }
+        )
 
+    def first_price_id(self, interval: str) -> pulumi.Output[str] | None:
+        """The first plan's price for `interval` (or the first plan that has one)."""
+        return next((p.price_ids[interval] for p in self.plans if interval in p.price_ids), None)
+
+    def document(self) -> dict[str, Any]:
+        """The secret document's `stripe_catalog` value."""
+        return {
+            "currency": self._args.currency,
+            "plans": [plan.document() for plan in self.plans],
+        }
+
+    def _plan(self, plan: Plan) -> PlanResources:
+        args, stack = self._args, self._args.lookup_key_prefix
+        base = self._name if plan.legacy else f"{self._name}-{plan.id}"
+        metadata = {"managedBy": "pulumi", "stack": stack}
+        if not plan.legacy:
+            metadata["planId"] = plan.id
         product = stripe.Product(
-            f"{name}-product",
-            name=args.product_name,
+            f"{base}-product",
+            name=plan.name,
+            description=plan.description,
             metadata=metadata,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        price_opts = pulumi.ResourceOptions.merge(
-            child,
-            pulumi.ResourceOptions(
-                replace_on_changes=["unitAmount", "currency", "recurring"],
-                hooks=pulumi.ResourceHookBinding(before_delete=[hooks.price]),
-            ),
+        price_opts = pulumi.ResourceOptions(
+            parent=self,
+            replace_on_changes=["unitAmount", "currency", "recurring"],
+            hooks=pulumi.ResourceHookBinding(before_delete=[self._hooks.price]),
         )
-        prices = {
-            plan: stripe.Price(
-                f"{name}-{plan}-price",
+        price_ids = {}
+        for interval, amount in plan.prices.items():
+            price = stripe.Price(
+                f"{base}-{interval}-price",
                 product=product.id,
                 currency=args.currency,
                 unit_amount=amount,
-                recurring=stripe.PriceRecurringArgs(interval=interval, interval_count=1),
-                lookup_key=f"{args.lookup_key_prefix}-{plan}",
+                recurring=stripe.PriceRecurringArgs(interval=INTERVALS[interval], interval_count=1),
+                lookup_key=plan.lookup_key(stack, interval),
                 transfer_lookup_key=True,
-                nickname=f"{args.product_name} ({plan})",
-                metadata={**metadata, "plan": plan},
+                nickname=f"{plan.name} ({interval})",
+                metadata={**metadata, "plan": interval},
                 opts=price_opts,
             )
-            for plan, interval, amount in (
-                ("monthly", "month", args.monthly_amount),
-                ("annual", "year", args.annual_amount),
-            )
-        }
-        portal = stripe.PortalConfiguration(
-            f"{name}-portal-configuration",
-            business_profile=stripe.PortalConfigurationBusinessProfileArgs(
-                headline=f"Manage your {args.product_name} subscription",
-            ),
-            default_return_url=args.return_url,
+            price_ids[interval] = price.id
+        return PlanResources(plan=plan, product_id=product.id, price_ids=price_ids)
+
+    def _portal_configuration(self) -> stripe.PortalConfiguration:
+        legacy = [p.plan for p in self.plans if p.plan.legacy]
+        headline = f"Manage your {legacy[0].name} subscription" if legacy else "Manage your plan"
+        return stripe.PortalConfiguration(
+            f"{self._name}-portal-configuration",
+            business_profile=stripe.PortalConfigurationBusinessProfileArgs(headline=headline),
+            default_return_url=self._args.return_url,
             features=stripe.PortalConfigurationFeaturesArgs(
                 invoice_history=stripe.PortalConfigurationFeaturesInvoiceHistoryArgs(enabled=True),
                 payment_method_update=stripe.PortalConfigurationFeaturesPaymentMethodUpdateArgs(
@@ -129,31 +185,16 @@ class StripeCatalog(pulumi.ComponentResource):
                         proration_behavior="create_prorations",
                         products=[
                             stripe.PortalConfigurationFeaturesSubscriptionUpdateProductArgs(
-                                product=product.id,
-                                prices=[prices["monthly"].id, prices["annual"].id],
+                                product=plan.product_id, prices=list(plan.price_ids.values())
                             )
+                            for plan in self.plans
                         ],
                     )
                 ],
             ),
-            metadata=metadata,
-            opts=pulumi.ResourceOptions.merge(
-                child,
-                pulumi.ResourceOptions(
-                    hooks=pulumi.ResourceHookBinding(before_delete=[hooks.portal_configuration])
-                ),
+            metadata={"managedBy": "pulumi", "stack": self._args.lookup_key_prefix},
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                hooks=pulumi.ResourceHookBinding(before_delete=[self._hooks.portal_configuration]),
             ),
-        )
-
-        self.product_id = product.id
-        self.monthly_price_id = prices["monthly"].id
-        self.annual_price_id = prices["annual"].id
-        self.portal_configuration_id = portal.id
-        self.register_outputs(
-            {
-                "productId": self.product_id,
-                "monthlyPriceId": self.monthly_price_id,
-                "annualPriceId": self.annual_price_id,
-                "portalConfigurationId": self.portal_configuration_id,
-            }
         )

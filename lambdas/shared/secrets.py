@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from shared import aws
 
@@ -36,7 +37,7 @@ class SecretsCache:
 
     def __init__(
         self,
-        fetch: Callable[[], dict[str, str]],
+        fetch: Callable[[], dict[str, Any]],
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
         forced_refresh_interval: float = FORCED_REFRESH_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -46,11 +47,11 @@ class SecretsCache:
         self._forced_interval = forced_refresh_interval
         self._clock = clock
         self._lock = threading.Lock()
-        self._value: dict[str, str] | None = None
+        self._value: dict[str, Any] | None = None
         self._expires_at = 0.0
         self._last_forced_at: float | None = None
 
-    def get(self) -> dict[str, str]:
+    def get(self) -> dict[str, Any]:
         """The cached document, fetched first if missing or expired."""
         value = self._value
         if value is not None and self._clock() < self._expires_at:
@@ -61,7 +62,7 @@ class SecretsCache:
             assert self._value is not None
             return self._value
 
-    def refresh(self) -> dict[str, str]:
+    def refresh(self) -> dict[str, Any]:
         """Fetch now, whatever the TTL says."""
         with self._lock:
             self._load()
@@ -86,7 +87,7 @@ class SecretsCache:
         self._expires_at = self._clock() + self._ttl
 
 
-def fetch_secret_document(secret_arn: str) -> dict[str, str]:
+def fetch_secret_document(secret_arn: str) -> dict[str, Any]:
     """Read and parse the secret's current version."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -103,7 +104,11 @@ def fetch_secret_document(secret_arn: str) -> dict[str, str]:
         raise SecretsError("the billing secret is not a JSON document") from None
     if not isinstance(document, dict):
         raise SecretsError("the billing secret is not a JSON object")
-    return {str(key): str(value) for key, value in document.items()}
+    # Keys and app secrets are strings; `stripe_catalog` stays the JSON object it is.
+    return {
+        str(key): value if isinstance(value, (dict, list)) else str(value)
+        for key, value in document.items()
+    }
 
 
 _cache: SecretsCache | None = None
@@ -123,21 +128,30 @@ def _default_cache() -> SecretsCache:
     return _cache
 
 
-def get_secrets() -> dict[str, str]:
+def get_secrets() -> dict[str, Any]:
     """The whole secret document (a copy: callers cannot change the cache)."""
     return dict(_default_cache().get())
 
 
 def get_secret(key: str) -> str | None:
-    """One value of the document, or None when the key is absent."""
-    return _default_cache().get().get(key)
+    """One string value of the document, or None when the key is absent."""
+    value = _default_cache().get().get(key)
+    return value if value is None or isinstance(value, str) else None
 
 
 def require_secret(key: str) -> str:
-    """One value of the document; a missing key is a `SecretsError` naming the key."""
+    """One string value of the document; a missing key is a `SecretsError` naming the key."""
     value = get_secret(key)
     if not value:
         raise SecretsError(f"the billing secret has no {key!r}")
+    return value
+
+
+def require_object(key: str) -> dict[str, Any]:
+    """One JSON-object value of the document (the catalog); missing is a `SecretsError`."""
+    value = _default_cache().get().get(key)
+    if not isinstance(value, dict):
+        raise SecretsError(f"the billing secret has no {key!r} object")
     return value
 
 
@@ -149,7 +163,7 @@ def get_stripe_keys() -> dict[str, str]:
     }
 
 
-def refresh_secrets() -> dict[str, str]:
+def refresh_secrets() -> dict[str, Any]:
     """Re-read the secret now (unthrottled: for operators and tests, not request paths)."""
     return _default_cache().refresh()
 

@@ -2,7 +2,8 @@
 
 Record fields, a contract with every reader (README, "Runtime behaviour"): `userId`,
 `stripeCustomerId`, `stripeSubscriptionId`, `isSubscribed`, `cancelAtPeriodEnd`, `plan`,
-`subscriptionStatus`, `currentPeriodEnd`, `updatedAt`; plus `email`, `createdAt` and
+`subscriptionStatus`, `currentPeriodEnd`, `updatedAt`, `planId` (the catalog plan, absent for a
+price the catalog does not know) and `priceId`; plus `email`, `createdAt` and
 `stripeEventCreated` (the `created` time of the last Stripe event applied, which keeps older
 events from overwriting newer state).
 """
@@ -26,6 +27,16 @@ ENTITLED_STATUSES = frozenset({"active", "trialing", "past_due"})
 
 #: Processed events are kept this long: beyond Stripe's 3-day retry window.
 EVENT_RETENTION_SECONDS = 4 * 24 * 3600
+
+
+class _Remove:
+    """The value of a state field to delete from the record (e.g. a plan no longer known)."""
+
+    def __repr__(self) -> str:
+        return "REMOVE"
+
+
+REMOVE: Any = _Remove()
 
 
 class EventOutcome(StrEnum):
@@ -138,11 +149,19 @@ def apply_event(
     from botocore.exceptions import ClientError
 
     names = {f"#f{index}": field for index, field in enumerate(state)}
-    values = {f":v{index}": _serialize(value) for index, value in enumerate(state.values())}
-    assignments = [f"#f{index} = :v{index}" for index in range(len(state))]
+    values = {
+        f":v{index}": _serialize(value)
+        for index, value in enumerate(state.values())
+        if value is not REMOVE
+    }
+    assignments = [f"#f{i} = :v{i}" for i, v in enumerate(state.values()) if v is not REMOVE]
+    removals = [f"#f{i}" for i, v in enumerate(state.values()) if v is REMOVE]
     values[":created"] = {"N": str(event_created)}
     values[":now"] = {"N": str(_now())}
     assignments += ["stripeEventCreated = :created", "updatedAt = :now"]
+    expression = "SET " + ", ".join(assignments)
+    if removals:
+        expression += " REMOVE " + ", ".join(removals)
     try:
         aws.client("dynamodb").transact_write_items(
             TransactItems=[
@@ -162,7 +181,7 @@ def apply_event(
                     "Update": {
                         "TableName": users_table(),
                         "Key": {"userId": {"S": user_id}},
-                        "UpdateExpression": "SET " + ", ".join(assignments),
+                        "UpdateExpression": expression,
                         "ConditionExpression": "attribute_exists(userId) AND ("
                         "attribute_not_exists(stripeEventCreated)"
                         " OR stripeEventCreated <= :created)",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared import users
+from shared import catalog, users
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
 
@@ -38,8 +38,11 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
     items = subscription.get("items", {}).get("data") or []
     interval = None
     period_end = None
+    price_id = None
     if items:
-        interval = (items[0].get("price", {}).get("recurring") or {}).get("interval")
+        price = items[0].get("price") or {}
+        interval = (price.get("recurring") or {}).get("interval")
+        price_id = _id(price)
         period_end = max(int(item.get("current_period_end") or 0) for item in items) or None
     status = str(subscription.get("status"))
     state: dict[str, Any] = {
@@ -51,9 +54,24 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
     }
     if interval:
         state["plan"] = "annual" if interval == "year" else "monthly"
+    if price_id:
+        state.update(_plan_fields(price_id, _id(subscription.get("id"))))
     if period_end:
         state["currentPeriodEnd"] = period_end
     return state
+
+
+def _plan_fields(price_id: str, subscription_id: str | None) -> dict[str, Any]:
+    """`priceId`, and `planId` through the catalog (removed for a price it does not know)."""
+    found = catalog.find_price(price_id)
+    if found is None:
+        logger.warning(
+            "subscription %s is on price %s, which the catalog does not know: no planId",
+            subscription_id,
+            price_id,
+        )
+        return {"priceId": price_id, "planId": users.REMOVE}
+    return {"priceId": price_id, "planId": found.plan_id}
 
 
 def _retrieve_subscription(subscription_id: str) -> dict[str, Any]:

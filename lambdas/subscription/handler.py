@@ -13,15 +13,22 @@ from shared.secrets import SecretsError
 
 logger = get_logger("subscription.handler")
 
-Route = Callable[[Caller, Mapping[str, Any]], dict[str, Any]]
+Route = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+def _signed_in(use_case: Callable[[Caller, Mapping[str, Any]], dict[str, Any]]) -> Route:
+    """A route behind the JWT authorizer: the caller is the token's `sub`, else a 401."""
+    return lambda event: use_case(caller(event), event)
+
 
 ROUTES: dict[str, Route] = {
-    "POST /subscription/checkout": lambda who, event: service.create_checkout(
-        who, json_body(event)
+    "POST /subscription/checkout": _signed_in(
+        lambda who, event: service.create_checkout(who, json_body(event))
     ),
-    "POST /subscription/portal": lambda who, event: service.create_portal_session(who),
-    "GET /subscription/prices": lambda who, event: service.prices(),
-    "GET /subscription": lambda who, event: service.subscription_state(who),
+    "POST /subscription/portal": _signed_in(lambda who, event: service.create_portal_session(who)),
+    "GET /subscription": _signed_in(lambda who, event: service.subscription_state(who)),
+    # Public: a pricing page calls it before sign-in (the route has no authorizer).
+    "GET /subscription/prices": lambda event: service.prices(),
 }
 
 
@@ -40,7 +47,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     if route is None:
         return response(404, {"error": "Not found"})
     try:
-        return response(200, route(caller(event), event))
+        return response(200, route(event))
     except HttpError as error:
         return response(error.status, {"error": error.message})
     except Exception as error:

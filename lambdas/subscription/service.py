@@ -1,25 +1,23 @@
 """The subscription API's use cases, as plain functions of the caller and the request.
 
 A caller whose status is entitled (`users.ENTITLED_STATUSES`, past_due included) gets 409 at
-checkout: plans change through the billing portal.
+checkout: plans change through the billing portal. Prices, trials and features come from the
+catalog in the secret document (`shared.catalog`), so no route asks Stripe for them.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
-from shared import secrets, users
+from shared import catalog, secrets, users
 from shared.http import Caller, HttpError
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
 
 if TYPE_CHECKING:
     from stripe.params import CustomerCreateParams
-
-PLANS = ("monthly", "annual")
+    from stripe.params.checkout import SessionCreateParams
 
 logger = get_logger("subscription")
 
@@ -28,35 +26,70 @@ def _frontend() -> str:
     return os.environ["FRONTEND_DOMAIN"].rstrip("/")
 
 
-def price_ids() -> dict[str, str]:
-    """This stack's two price ids, from the secret document."""
-    return {plan: secrets.require_secret(f"stripe_{plan}_price_id") for plan in PLANS}
+def _enabled(variable: str) -> bool:
+    return os.environ.get(variable, "false").lower() == "true"
 
 
 def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    """A Checkout Session for one of this stack's prices, on the caller's one Stripe customer."""
+    """A Checkout Session for a price of this stack's catalog, on the caller's one customer.
+
+    The plan's trial applies only to a customer who never had a subscription (one trial per
+    customer, ever). A customer Stripe already knows is checked with one list call: an
+    entitled subscription there is a 409 even before its webhook has reached the record.
+    """
     price_id = body.get("priceId")
-    if not isinstance(price_id, str) or price_id not in price_ids().values():
+    if not isinstance(price_id, str) or not price_id:
+        raise HttpError(400, "priceId must be one of this service's prices")
+    price = catalog.find_price(price_id)
+    if price is None:
         raise HttpError(400, "priceId must be one of this service's prices")
     record = users.get_user(caller.user_id) or {}
     if record.get("subscriptionStatus") in users.ENTITLED_STATUSES:
-        raise HttpError(409, "Already subscribed: use the billing portal to change plans")
-    customer_id = record.get("stripeCustomerId") or _create_customer(caller)
-    session = call_stripe(
-        lambda client: client.v1.checkout.sessions.create(
-            params={
-                "mode": "subscription",
-                "customer": customer_id,
-                "line_items": [{"price": price_id, "quantity": 1}],
-                "client_reference_id": caller.user_id,
-                "metadata": {"userId": caller.user_id},
-                "subscription_data": {"metadata": {"userId": caller.user_id}},
-                "success_url": f"{_frontend()}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
-                "cancel_url": f"{_frontend()}/billing/cancel",
-            }
+        raise _already_subscribed()
+    customer_id = record.get("stripeCustomerId")
+    had_subscription = False
+    if customer_id:
+        statuses = _subscription_statuses(customer_id)
+        if users.ENTITLED_STATUSES.intersection(statuses):
+            raise _already_subscribed()
+        had_subscription = bool(statuses)
+    else:
+        customer_id = _create_customer(caller)
+    params: SessionCreateParams = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "client_reference_id": caller.user_id,
+        "metadata": {"userId": caller.user_id},
+        "subscription_data": {"metadata": {"userId": caller.user_id}},
+        "success_url": f"{_frontend()}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{_frontend()}/billing/cancel",
+    }
+    if price.trial_days and not had_subscription:
+        params["subscription_data"]["trial_period_days"] = price.trial_days
+    if _enabled("ALLOW_PROMOTION_CODES"):
+        params["allow_promotion_codes"] = True
+    if _enabled("AUTOMATIC_TAX"):
+        # Stripe Tax needs the customer's address: collect it and save it on the customer.
+        params["automatic_tax"] = {"enabled": True}
+        params["billing_address_collection"] = "required"
+        params["customer_update"] = {"address": "auto", "name": "auto"}
+    session = call_stripe(lambda client: client.v1.checkout.sessions.create(params=params))
+    return {"sessionId": session.id, "url": session.url}
+
+
+def _already_subscribed() -> HttpError:
+    return HttpError(409, "Already subscribed: use the billing portal to change plans")
+
+
+def _subscription_statuses(customer_id: str) -> list[str]:
+    """Every subscription status the customer has ever had (one list call, at most 100)."""
+    page = call_stripe(
+        lambda client: client.v1.subscriptions.list(
+            params={"customer": customer_id, "status": "all", "limit": 100}
         )
     )
-    return {"sessionId": session.id, "url": session.url}
+    return [str(subscription.status) for subscription in page.data]
 
 
 def _create_customer(caller: Caller) -> str:
@@ -96,64 +129,22 @@ def create_portal_session(caller: Caller) -> dict[str, Any]:
 
 
 def subscription_state(caller: Caller) -> dict[str, Any]:
-    """The caller's subscription as stored by the webhook."""
+    """The caller's subscription as stored, with the features its plan entitles while subscribed."""
     record = users.get_user(caller.user_id) or {}
+    subscribed = bool(record.get("isSubscribed", False))
+    plan_id = record.get("planId")
     return {
-        "isSubscribed": bool(record.get("isSubscribed", False)),
+        "isSubscribed": subscribed,
         "plan": record.get("plan"),
+        "planId": plan_id,
+        "priceId": record.get("priceId"),
+        "features": catalog.features_of(plan_id) if subscribed else [],
         "subscriptionStatus": record.get("subscriptionStatus"),
         "currentPeriodEnd": record.get("currentPeriodEnd"),
         "cancelAtPeriodEnd": bool(record.get("cancelAtPeriodEnd", False)),
     }
 
 
-class _PriceDetailsCache:
-    """Amounts, currency and interval of the two prices, fetched once per TTL window.
-
-    Keyed by the ids, so a new price in the secret document is fetched at once.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entry: tuple[tuple[str, ...], float, dict[str, Any]] | None = None
-
-    def get(self, ids: dict[str, str]) -> dict[str, Any]:
-        key = tuple(ids[plan] for plan in PLANS)
-        ttl = float(os.environ.get("SECRETS_CACHE_TTL_SECONDS", secrets.DEFAULT_TTL_SECONDS))
-        with self._lock:
-            entry = self._entry
-            if entry is not None and entry[0] == key and time.monotonic() < entry[1]:
-                return entry[2]
-            details = {plan: _price_details(ids[plan]) for plan in PLANS}
-            self._entry = (key, time.monotonic() + ttl, details)
-            return details
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entry = None
-
-
-def _price_details(price_id: str) -> dict[str, Any]:
-    price = call_stripe(lambda client: client.v1.prices.retrieve(price_id))
-    recurring = price.recurring
-    return {
-        "amount": price.unit_amount,
-        "currency": price.currency,
-        "interval": recurring.interval if recurring else None,
-    }
-
-
-price_details_cache = _PriceDetailsCache()
-
-
 def prices() -> dict[str, Any]:
-    """The two price ids, and their details when Stripe can be reached (else without them)."""
-    import stripe  # imported on first use: see shared.stripe_client
-
-    ids = price_ids()
-    result: dict[str, Any] = dict(ids)
-    try:
-        result["details"] = price_details_cache.get(ids)
-    except stripe.StripeError as error:
-        logger.warning("price details unavailable: %s", type(error).__name__)
-    return result
+    """The catalog for a pricing page, from the secret document alone (no Stripe, no JWT)."""
+    return catalog.public_prices()

@@ -150,7 +150,7 @@ def test_the_plan_is_deterministic_and_shows_what_a_reviewer_needs(
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
     out = outputs[0]
-    assert "unitAmount: 999\n" in out, "integers print as integers"
+    assert "unitAmount: 2900\n" in out, "integers print as integers"
     assert 'secretString: "[secret]"' in out
     lines = out.splitlines()
     component = lines.index("  BillingFunction subscription")

@@ -81,6 +81,31 @@ def test_secret_document_has_exactly_the_contract_keys_and_values(dev: Recording
         "stripe_portal_configuration_id": dev.one(
             "stripe:index/portalConfiguration:PortalConfiguration"
         ).id,
+        "stripe_catalog": {
+            "currency": "usd",
+            "plans": [
+                {
+                    "id": "premium",
+                    "name": "Premium",
+                    "description": None,
+                    "productId": dev.exports["productId"],
+                    "trialDays": None,
+                    "features": [],
+                    "prices": {
+                        "monthly": {
+                            "id": dev.exports["monthlyPriceId"],
+                            "amount": 999,
+                            "interval": "month",
+                        },
+                        "annual": {
+                            "id": dev.exports["annualPriceId"],
+                            "amount": 9990,
+                            "interval": "year",
+                        },
+                    },
+                }
+            ],
+        },
     }
     assert doc["stripe_webhook_secret"].startswith("whsec_")
     assert doc["stripe_portal_configuration_id"].startswith("bpc_")
@@ -331,7 +356,7 @@ def test_api_routes_authorizer_cors_throttling_and_logs(dev: Recording) -> None:
         "POST /stripe/webhook",
     }
     for key, route in routes.items():
-        if key == "POST /stripe/webhook":
+        if key in {"POST /stripe/webhook", "GET /subscription/prices"}:  # public routes
             assert route.inputs["authorizationType"] == "NONE"
             assert "authorizerId" not in route.inputs
         else:
@@ -354,6 +379,7 @@ def test_exports_name_what_a_user_needs(dev: Recording) -> None:
         "productId",
         "monthlyPriceId",
         "annualPriceId",
+        "catalog",
         "subscriptionFunctionName",
         "webhookFunctionName",
         "usersTableName",

@@ -13,7 +13,7 @@ from tests.support.billing_world import MONTHLY_PRICE, BillingWorld, body
 
 def assert_no_secret_anywhere(world: BillingWorld, texts: list[str]) -> None:
     for text in texts:
-        for key, value in world.document.items():
+        for key, value in world.secret_values().items():
             assert value not in text, f"{key} leaked"
 
 

@@ -119,7 +119,7 @@ def test_a_missing_secret_arn_is_a_clear_error(
 def test_a_missing_key_is_a_clear_error_without_values(world: BillingWorld) -> None:
     with pytest.raises(SecretsError, match="no 'stripe_tax_key'") as raised:
         secrets.require_secret("stripe_tax_key")
-    for value in world.document.values():
+    for value in world.secret_values().values():
         assert value not in str(raised.value)
 
 

@@ -2,26 +2,61 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from types import ModuleType
 
+import pytest
+
 from shared.stripe_version import STRIPE_API_VERSION
-from tests.support.billing_world import ANNUAL_PRICE, MONTHLY_PRICE, BillingWorld, body
+from tests.support.billing_world import (
+    ANNUAL_PRICE,
+    MONTHLY_PRICE,
+    PRO_ANNUAL_PRICE,
+    PRO_FEATURES,
+    REPO_ROOT,
+    BillingWorld,
+    body,
+    catalog_document,
+)
 
 
-def test_prices_returns_both_ids_and_details_from_one_stripe_fetch(
+def test_prices_is_public_and_answered_from_the_secret_without_stripe(
     world: BillingWorld, subscription: ModuleType
 ) -> None:
-    first = subscription.handler(world.api_event("GET", "/subscription/prices"), None)
-    second = subscription.handler(world.api_event("GET", "/subscription/prices"), None)
-    assert first["statusCode"] == 200
+    anonymous = world.api_event("GET", "/subscription/prices", user_id=None)
+    first = subscription.handler(anonymous, None)
+    second = subscription.handler(anonymous, None)
+    assert first["statusCode"] == 200, first
     assert body(first) == body(second)
     prices = body(first)
     assert prices["monthly"] == MONTHLY_PRICE and prices["annual"] == ANNUAL_PRICE
-    assert prices["details"]["monthly"] == {"amount": 999, "currency": "usd", "interval": "month"}
-    assert prices["details"]["annual"] == {"amount": 9990, "currency": "usd", "interval": "year"}
-    assert len(world.stripe.requests_to("GET", "/v1/prices/")) == 2, "one fetch per price"
+    assert prices["currency"] == "usd"
+    assert prices["plans"] == catalog_document()["plans"]
+    assert world.stripe.state.requests == [], "the pricing page never waits for Stripe"
+    assert world.secret_reads == ["GetSecretValue"], "one secret read per container"
     assert first["headers"]["Access-Control-Allow-Origin"] == world.frontend
+
+
+def test_the_prices_route_does_not_import_stripe(world: BillingWorld) -> None:
+    code = (
+        "import sys, json\n"
+        "sys.path[:0] = ['lambdas/subscription', 'lambdas']\n"
+        "import handler\n"
+        "event = {'routeKey': 'GET /subscription/prices', 'requestContext': {}}\n"
+        "response = handler.handler(event, None)\n"
+        "assert response['statusCode'] == 200, response\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'stripe')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
+        env={**os.environ}, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
 
 
 def test_checkout_creates_the_customer_record_and_a_subscription_session(
@@ -106,11 +141,12 @@ def test_a_subscribed_caller_gets_409(world: BillingWorld, subscription: ModuleT
     assert response["statusCode"] == 200
 
 
-def test_missing_jwt_is_401_on_every_route(world: BillingWorld, subscription: ModuleType) -> None:
+def test_missing_jwt_is_401_on_every_signed_in_route(
+    world: BillingWorld, subscription: ModuleType
+) -> None:
     for method, path in (
         ("POST", "/subscription/checkout"),
         ("POST", "/subscription/portal"),
-        ("GET", "/subscription/prices"),
         ("GET", "/subscription"),
     ):
         event = world.api_event(method, path, {"priceId": MONTHLY_PRICE}, user_id=None)
@@ -172,19 +208,25 @@ def test_subscription_state_without_a_record_is_not_subscribed(
     assert body(response) == {
         "isSubscribed": False,
         "plan": None,
+        "planId": None,
+        "priceId": None,
+        "features": [],
         "subscriptionStatus": None,
         "currentPeriodEnd": None,
         "cancelAtPeriodEnd": False,
     }
+    assert world.secret_reads == [], "a record with no plan needs no catalog"
 
 
-def test_subscription_state_shows_the_stored_record(
+def test_subscription_state_shows_the_stored_record_and_its_plans_features(
     world: BillingWorld, subscription: ModuleType
 ) -> None:
     world.put_user(
         "user-1",
         isSubscribed=True,
         plan="annual",
+        planId="pro",
+        priceId=PRO_ANNUAL_PRICE,
         subscriptionStatus="active",
         currentPeriodEnd=1_900_000_000,
         cancelAtPeriodEnd=True,
@@ -192,10 +234,22 @@ def test_subscription_state_shows_the_stored_record(
     assert body(subscription.handler(world.api_event("GET", "/subscription"), None)) == {
         "isSubscribed": True,
         "plan": "annual",
+        "planId": "pro",
+        "priceId": PRO_ANNUAL_PRICE,
+        "features": PRO_FEATURES,
         "subscriptionStatus": "active",
         "currentPeriodEnd": 1_900_000_000,
         "cancelAtPeriodEnd": True,
     }
+
+
+@pytest.mark.parametrize("status", ["canceled", "unpaid", "incomplete_expired"])
+def test_features_are_empty_once_the_subscription_no_longer_entitles(
+    world: BillingWorld, subscription: ModuleType, status: str
+) -> None:
+    world.put_user("user-1", isSubscribed=False, planId="pro", subscriptionStatus=status)
+    state = body(subscription.handler(world.api_event("GET", "/subscription"), None))
+    assert state["planId"] == "pro" and state["features"] == []
 
 
 def test_an_unknown_route_is_404(world: BillingWorld, subscription: ModuleType) -> None:

@@ -84,7 +84,7 @@ class BillingWorld:
     aws_endpoint: str
     stripe: StripeFake
     secret_arn: str
-    document: dict[str, str]
+    document: dict[str, Any]
     users_table: str = "test-saas-billing-users"
     events_table: str = "test-saas-billing-stripe-events"
     frontend: str = "https://app.example.com"
@@ -100,6 +100,10 @@ class BillingWorld:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
+
+    def secret_values(self) -> dict[str, str]:
+        """The document's string values (the keys); the catalog object holds no secret."""
+        return {key: value for key, value in self.document.items() if isinstance(value, str)}
 
     def write_secret(self, **changes: str) -> None:
         """Write a new secret version, as `pulumi up` does on rotation."""
@@ -197,6 +201,47 @@ class BillingWorld:
 
 MONTHLY_PRICE = "price_monthlyFAKE"
 ANNUAL_PRICE = "price_annualFAKE"
+PRO_MONTHLY_PRICE = "price_proMonthlyFAKE"
+PRO_ANNUAL_PRICE = "price_proAnnualFAKE"
+PRO_FEATURES = ["reports", "priority-support"]
+PRO_TRIAL_DAYS = 14
+
+
+def catalog_document() -> dict[str, Any]:
+    """Two plans, as the program writes `stripe_catalog`: basic, and pro with a trial."""
+
+    def price(price_id: str, amount: int, interval: str) -> dict[str, Any]:
+        return {"id": price_id, "amount": amount, "interval": interval}
+
+    return {
+        "currency": "usd",
+        "plans": [
+            {
+                "id": "basic",
+                "name": "Basic",
+                "description": None,
+                "productId": "prod_basicFAKE",
+                "trialDays": None,
+                "features": [],
+                "prices": {
+                    "monthly": price(MONTHLY_PRICE, 999, "month"),
+                    "annual": price(ANNUAL_PRICE, 9990, "year"),
+                },
+            },
+            {
+                "id": "pro",
+                "name": "Pro",
+                "description": "For teams",
+                "productId": "prod_proFAKE",
+                "trialDays": PRO_TRIAL_DAYS,
+                "features": list(PRO_FEATURES),
+                "prices": {
+                    "monthly": price(PRO_MONTHLY_PRICE, 2999, "month"),
+                    "annual": price(PRO_ANNUAL_PRICE, 29990, "year"),
+                },
+            },
+        ],
+    }
 
 
 def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, dict[str, str]]:
@@ -209,13 +254,14 @@ def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, 
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5).raise_for_status()
     stripe.reset()
-    document = {
+    document: dict[str, Any] = {
         "stripe_secret_key": fake_key("sk"),
         "stripe_publishable_key": fake_key("pk"),
         "stripe_webhook_secret": fake_webhook_secret(),
         "stripe_monthly_price_id": MONTHLY_PRICE,
         "stripe_annual_price_id": ANNUAL_PRICE,
         "stripe_portal_configuration_id": "bpc_FAKE",
+        "stripe_catalog": catalog_document(),
     }
     world = BillingWorld(
         aws_endpoint=moto_endpoint, stripe=stripe, secret_arn="", document=dict(document)
@@ -227,6 +273,8 @@ def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, 
     stripe.state.valid_keys.add(document["stripe_secret_key"])
     stripe.add_price(MONTHLY_PRICE, "month", 999)
     stripe.add_price(ANNUAL_PRICE, "year", 9990)
+    stripe.add_price(PRO_MONTHLY_PRICE, "month", 2999)
+    stripe.add_price(PRO_ANNUAL_PRICE, "year", 29990)
     environment = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -130,6 +130,7 @@ class StripeFake:
         )
         subscription.update(
             id=subscription_id,
+            created=int(time.time()),
             customer=customer_id,
             status=status,
             cancel_at_period_end=cancel_at_period_end,
@@ -327,6 +328,8 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
                     | ["v1", "billing_portal", "configurations", object_id]
                 ):
                     return _update_active(state, object_id, params)
+                case "GET", ["v1", "subscriptions"]:
+                    return 200, _list_subscriptions(state, params)
                 case "GET", ["v1", ("customers" | "subscriptions" | "prices"), object_id]:
                     found = state.objects.get(object_id)
                     if found is None:
@@ -337,6 +340,30 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
             return _error(404, "invalid_request_error", f"Unrecognized request URL ({method})")
 
     return Handler
+
+
+def _list_subscriptions(state: StripeState, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET /v1/subscriptions: newest first; without `status`, canceled ones are left out."""
+    status = params.get("status")
+    found = [
+        {k: v for k, v in obj.items() if not k.startswith("_")}
+        for obj in state.objects.values()
+        if obj.get("object") == "subscription"
+        and obj.get("customer") == params.get("customer", obj.get("customer"))
+        and (
+            status == "all"
+            or obj.get("status") == status
+            or (status is None and obj.get("status") != "canceled")
+        )
+    ]
+    found.sort(key=lambda obj: obj.get("created") or 0, reverse=True)
+    limit = int(params.get("limit", 10))
+    return {
+        "object": "list",
+        "data": found[:limit],
+        "has_more": len(found) > limit,
+        "url": "/v1/subscriptions",
+    }
 
 
 def _update_active(

@@ -1,0 +1,162 @@
+"""The catalog a stack sells: plans from `<project>:plans`, or one legacy plan from older keys.
+
+A plan is a Stripe product with a monthly and/or an annual price. Its `id` is stable: it names
+the plan's Pulumi resources and its prices' lookup keys, so renaming a plan (`name`) updates
+the product in place while a new `id` is a new plan (the old one's prices are archived).
+
+Without `plans`, the catalog is one plan built from `productName`, `monthlyAmount` and
+`annualAmount`, and it keeps the resource names and lookup keys those keys always had, so an
+existing stack upgrades without a Stripe resource being replaced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Each interval a plan may offer, and Stripe's name for it.
+INTERVALS: dict[str, str] = {"monthly": "month", "annual": "year"}
+PLAN_ID = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+MAX_TRIAL_DAYS = 730  # Stripe's limit for `subscription_data.trial_period_days`
+#: A portal configuration's `features.subscription_update.products` takes at most 10 products.
+MAX_PORTAL_PRODUCTS = 10
+_PLAN_FIELDS = {"id", "name", "description", "prices", "trialDays", "features"}
+
+
+class PlanError(ValueError):
+    """A plan is malformed; the message names the plan and the field."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One tier of the catalog."""
+
+    id: str
+    name: str
+    prices: Mapping[str, int]
+    """Interval (`monthly`, `annual`) → amount in the currency's smallest unit."""
+    description: str | None = None
+    trial_days: int | None = None
+    features: tuple[str, ...] = ()
+    legacy: bool = False
+    """Built from productName/monthlyAmount/annualAmount: keeps those resources' names."""
+
+    def lookup_key(self, prefix: str, interval: str) -> str:
+        """The price's stack-scoped lookup key; the legacy plan keeps its historical one."""
+        if self.legacy:
+            return f"{prefix}-{interval}"
+        return f"{prefix}-{self.id}-{interval}"
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """The whole catalog and the stack-wide Checkout options."""
+
+    plans: tuple[Plan, ...]
+    currency: str
+    allow_promotion_codes: bool = False
+    automatic_tax: bool = False
+
+
+def legacy_plan(product_name: str, monthly_amount: int, annual_amount: int) -> Plan:
+    """The one plan of a stack that does not set `plans`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", product_name.lower()).strip("-")[:24].rstrip("-")
+    return Plan(
+        id=slug if PLAN_ID.match(slug) else "default",
+        name=product_name,
+        prices={"monthly": monthly_amount, "annual": annual_amount},
+        legacy=True,
+    )
+
+
+def parse_plans(full_key: str, raw: Any) -> tuple[Plan, ...]:
+    """Validate `<project>:plans`; every error names the plan (by id or position) and field."""
+    if not isinstance(raw, list) or not raw:
+        raise PlanError(f"{full_key} must be a non-empty list of plans")
+    if len(raw) > MAX_PORTAL_PRODUCTS:
+        raise PlanError(
+            f"{full_key} has {len(raw)} plans; the billing portal offers at most "
+            f"{MAX_PORTAL_PRODUCTS} products for switching"
+        )
+    plans: list[Plan] = []
+    for position, item in enumerate(raw):
+        plans.append(_parse_plan(f"{full_key}[{position}]", item))
+    seen: set[str] = set()
+    for position, plan in enumerate(plans):
+        if plan.id in seen:
+            raise PlanError(f"{full_key}[{position}].id {plan.id!r} is used by another plan")
+        seen.add(plan.id)
+    return tuple(plans)
+
+
+def _parse_plan(where: str, item: Any) -> Plan:
+    if not isinstance(item, dict):
+        raise PlanError(f"{where} must be an object with id, name and prices")
+    plan_id = item.get("id")
+    if not isinstance(plan_id, str) or not PLAN_ID.match(plan_id):
+        raise PlanError(
+            f"{where}.id must match {PLAN_ID.pattern} (lowercase letters, digits and '-', "
+            "starting with a letter, at most 24 characters)"
+        )
+    where = f"{where} ({plan_id})"
+    unknown = set(item) - _PLAN_FIELDS
+    if unknown:
+        raise PlanError(
+            f"{where} has unknown fields {sorted(unknown)}; known: {sorted(_PLAN_FIELDS)}"
+        )
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise PlanError(f"{where}.name is required: the Stripe product's name")
+    description = item.get("description")
+    if description is not None and (not isinstance(description, str) or not description.strip()):
+        raise PlanError(f"{where}.description must be a non-empty string")
+    return Plan(
+        id=plan_id,
+        name=name,
+        description=description,
+        prices=_prices(where, item.get("prices")),
+        trial_days=_trial_days(where, item.get("trialDays")),
+        features=_features(where, item.get("features")),
+    )
+
+
+def _prices(where: str, raw: Any) -> dict[str, int]:
+    if not isinstance(raw, dict) or not raw:
+        raise PlanError(f"{where}.prices needs a monthly and/or an annual amount")
+    unknown = set(raw) - set(INTERVALS)
+    if unknown:
+        raise PlanError(
+            f"{where}.prices has unknown intervals {sorted(unknown)}: use monthly, annual"
+        )
+    prices = {}
+    for interval in INTERVALS:
+        if interval not in raw:
+            continue
+        amount = raw[interval]
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise PlanError(
+                f"{where}.prices.{interval} must be a positive integer amount in the currency's "
+                "smallest unit (999 = 9.99)"
+            )
+        prices[interval] = amount
+    return prices
+
+
+def _trial_days(where: str, raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_TRIAL_DAYS:
+        raise PlanError(
+            f"{where}.trialDays must be a whole number of days from 1 to {MAX_TRIAL_DAYS}"
+        )
+    return raw
+
+
+def _features(where: str, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(f, str) and f.strip() for f in raw):
+        raise PlanError(f"{where}.features must be a list of non-empty strings")
+    return tuple(raw)
