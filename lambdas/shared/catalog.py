@@ -54,14 +54,6 @@ def find_price(price_id: str) -> PriceInCatalog | None:
     return None
 
 
-def features_of(plan_id: str | None) -> list[str]:
-    """The features a plan entitles (empty for an unknown or missing plan)."""
-    for plan in plans():
-        if plan_id is not None and plan.get("id") == plan_id:
-            return [str(feature) for feature in plan.get("features") or []]
-    return []
-
-
 def public_prices() -> dict[str, Any]:
     """`GET /subscription/prices`: the first plan's ids (as before plans), currency, plans."""
     catalog = document()

@@ -2,10 +2,10 @@
 
 Record fields, a contract with every reader (README, "Runtime behaviour"): `userId`,
 `stripeCustomerId`, `stripeSubscriptionId`, `isSubscribed`, `cancelAtPeriodEnd`, `plan`,
-`subscriptionStatus`, `currentPeriodEnd`, `updatedAt`, `planId` (the catalog plan, absent for a
-price the catalog does not know) and `priceId`; plus `email`, `createdAt` and
-`stripeEventCreated` (the `created` time of the last Stripe event applied, which keeps older
-events from overwriting newer state).
+`subscriptionStatus`, `currentPeriodEnd`, `updatedAt`, `priceId`, and `planId` and `features`
+(the catalog plan's; absent for a price the catalog does not know); plus `email`, `createdAt`
+and `stripeEventCreated` (the `created` time of the last Stripe event applied, which keeps
+older events from overwriting newer state).
 """
 
 from __future__ import annotations

@@ -62,7 +62,12 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _plan_fields(price_id: str, subscription_id: str | None) -> dict[str, Any]:
-    """`priceId`, and `planId` through the catalog (removed for a price it does not know)."""
+    """`priceId`, and through the catalog `planId` and the plan's `features`.
+
+    The features are copied onto the record so that `GET /subscription` reads DynamoDB alone;
+    a changed catalog reaches a record with its next event (or `POST /subscription/sync`).
+    A price the catalog does not know removes both, with a warning: never a failure.
+    """
     found = catalog.find_price(price_id)
     if found is None:
         logger.warning(
@@ -70,8 +75,8 @@ def _plan_fields(price_id: str, subscription_id: str | None) -> dict[str, Any]:
             subscription_id,
             price_id,
         )
-        return {"priceId": price_id, "planId": users.REMOVE}
-    return {"priceId": price_id, "planId": found.plan_id}
+        return {"priceId": price_id, "planId": users.REMOVE, "features": users.REMOVE}
+    return {"priceId": price_id, "planId": found.plan_id, "features": list(found.features)}
 
 
 def _retrieve_subscription(subscription_id: str) -> dict[str, Any]:

@@ -129,16 +129,19 @@ def create_portal_session(caller: Caller) -> dict[str, Any]:
 
 
 def subscription_state(caller: Caller) -> dict[str, Any]:
-    """The caller's subscription as stored, with the features its plan entitles while subscribed."""
-    record = users.get_user(caller.user_id) or {}
+    """The caller's record (one DynamoDB read, nothing else), features only while subscribed."""
+    return public_state(users.get_user(caller.user_id) or {})
+
+
+def public_state(record: dict[str, Any]) -> dict[str, Any]:
+    """What `GET /subscription` answers for a stored record."""
     subscribed = bool(record.get("isSubscribed", False))
-    plan_id = record.get("planId")
     return {
         "isSubscribed": subscribed,
         "plan": record.get("plan"),
-        "planId": plan_id,
+        "planId": record.get("planId"),
         "priceId": record.get("priceId"),
-        "features": catalog.features_of(plan_id) if subscribed else [],
+        "features": list(record.get("features") or []) if subscribed else [],
         "subscriptionStatus": record.get("subscriptionStatus"),
         "currentPeriodEnd": record.get("currentPeriodEnd"),
         "cancelAtPeriodEnd": bool(record.get("cancelAtPeriodEnd", False)),

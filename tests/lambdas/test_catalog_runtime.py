@@ -139,6 +139,7 @@ def test_every_plans_price_records_its_plan(
     assert record is not None
     assert (record["planId"], record["plan"]) == PLAN_OF[price]
     assert record["priceId"] == price
+    assert record["features"] == (PRO_FEATURES if PLAN_OF[price][0] == "pro" else [])
 
 
 def test_an_unknown_price_records_no_plan_and_warns_without_failing(
@@ -159,7 +160,7 @@ def test_an_unknown_price_records_no_plan_and_warns_without_failing(
     assert response["statusCode"] == 200
     record = world.user(USER)
     assert record is not None
-    assert "planId" not in record, "a stale planId would grant the wrong features"
+    assert "planId" not in record and "features" not in record, "stale features would leak"
     assert record["priceId"] == "price_legacyFAKE" and record["isSubscribed"] is True
     assert any("catalog does not know" in r.getMessage() for r in caplog.records)
 

@@ -215,7 +215,7 @@ def test_subscription_state_without_a_record_is_not_subscribed(
         "currentPeriodEnd": None,
         "cancelAtPeriodEnd": False,
     }
-    assert world.secret_reads == [], "a record with no plan needs no catalog"
+    assert world.secret_reads == [], "GET /subscription reads DynamoDB and nothing else"
 
 
 def test_subscription_state_shows_the_stored_record_and_its_plans_features(
@@ -227,6 +227,7 @@ def test_subscription_state_shows_the_stored_record_and_its_plans_features(
         plan="annual",
         planId="pro",
         priceId=PRO_ANNUAL_PRICE,
+        features=PRO_FEATURES,
         subscriptionStatus="active",
         currentPeriodEnd=1_900_000_000,
         cancelAtPeriodEnd=True,
@@ -247,7 +248,13 @@ def test_subscription_state_shows_the_stored_record_and_its_plans_features(
 def test_features_are_empty_once_the_subscription_no_longer_entitles(
     world: BillingWorld, subscription: ModuleType, status: str
 ) -> None:
-    world.put_user("user-1", isSubscribed=False, planId="pro", subscriptionStatus=status)
+    world.put_user(
+        "user-1",
+        isSubscribed=False,
+        planId="pro",
+        features=PRO_FEATURES,
+        subscriptionStatus=status,
+    )
     state = body(subscription.handler(world.api_event("GET", "/subscription"), None))
     assert state["planId"] == "pro" and state["features"] == []
 
