@@ -1,7 +1,8 @@
 """Lambda archives whose identity is their content: the layer (pinned libraries + lambdas/shared)
 and each function.
 
-Each archive is laid out as a folder under build/ (what `pulumi.FileArchive` uploads) and as a
+Each archive (its modules and their python3.12 bytecode, see `billing.bytecode`) is laid out as a
+folder under build/ (what `pulumi.FileArchive` uploads) and as a
 reproducible zip beside it (for size checks, the benchmark and local runs). Both derive from one
 list of (name, bytes) entries, and the hash handed to Lambda's `source_code_hash` is the SHA-256
 of those names and bytes, not of compressed zip bytes, which differ between zlib builds.
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from billing.bytecode import compile_entries
 from billing.paths import BUILD_DIR, LAMBDAS_DIR
 
 #: The Lambda runtime the layer is built for. arm64 (Graviton) costs ~20% less per GB-second
@@ -66,7 +68,9 @@ def build_function_archive(function_dir: str) -> BuiltArchive:
     """One function's own modules (lambdas/<function_dir>/*) at the archive root."""
     source = LAMBDAS_DIR / function_dir
     files = [(path, path.relative_to(source).as_posix()) for path in _walk(source)]
-    return write_archive(files, BUILD_DIR / f"function-{function_dir}", text_roots=[source])
+    return write_archive(
+        files, BUILD_DIR / f"function-{function_dir}", [source], runtime_prefix="/var/task"
+    )
 
 
 def build_layer_archive(requirements: Path | None = None) -> BuiltArchive:
@@ -78,7 +82,7 @@ def build_layer_archive(requirements: Path | None = None) -> BuiltArchive:
     files += [
         (path, "python/shared/" + path.relative_to(shared).as_posix()) for path in _walk(shared)
     ]
-    return write_archive(files, BUILD_DIR / "layer", text_roots=[shared])
+    return write_archive(files, BUILD_DIR / "layer", [shared], runtime_prefix="/opt")
 
 
 def install_layer_requirements(requirements: Path) -> Path:
@@ -133,15 +137,21 @@ def content_hash(entries: Entries) -> str:
 
 
 def write_archive(
-    files: Iterable[tuple[Path, str]], destination: Path, text_roots: Sequence[Path] = ()
+    files: Iterable[tuple[Path, str]],
+    destination: Path,
+    text_roots: Sequence[Path] = (),
+    runtime_prefix: str | None = None,
 ) -> BuiltArchive:
     """Lay `files` (source, name in the archive) out as a folder and a zip named by content.
 
     `destination` is `build/<name>`; the archive lands in `build/<name>-<hash>/` and
     `build/<name>-<hash>.zip`. A name holds one content forever, so an existing one is reused
-    as is and parallel builds (tests, two stacks) never see a half-written archive.
+    as is and parallel builds (tests, two stacks) never see a half-written archive. With a
+    `runtime_prefix` (where Lambda unpacks it), python3.12 bytecode ships beside each module.
     """
     entries = read_entries(files, text_roots)
+    if runtime_prefix is not None:  # ship python3.12 bytecode for every module
+        entries = sorted(entries + compile_entries(entries, runtime_prefix, destination.parent))
     sha256 = content_hash(entries)
     key = base64.b64decode(sha256).hex()[:16]
     directory = destination.with_name(f"{destination.name}-{key}")

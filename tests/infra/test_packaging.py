@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from billing import packaging
+from billing import bytecode, packaging
 from billing.packaging import (
     build_function_archive,
     build_layer_archive,
@@ -17,7 +17,7 @@ from billing.packaging import (
     write_archive,
     write_zip,
 )
-from billing.paths import REPO_ROOT
+from billing.paths import BUILD_DIR, REPO_ROOT
 
 # A compiled extension is fine when it targets CPython 3.12 (or the stable ABI) on arm64 Linux.
 TARGET_EXTENSION = re.compile(r"\.(cpython-312-aarch64-linux-gnu|abi3)\.so$")
@@ -107,10 +107,52 @@ def test_layer_holds_stripe_and_shared_code_under_python(layer_names: list[str])
     assert all(name.startswith("python/") for name in layer_names)
 
 
-def test_layer_does_not_pack_boto3_or_bytecode(layer_names: list[str]) -> None:
+def test_layer_packs_neither_boto3_nor_a_second_urllib3(layer_names: list[str]) -> None:
     tops = {name.split("/")[1] for name in layer_names}
-    assert not {"boto3", "botocore", "s3transfer"} & tops
-    assert not [n for n in layer_names if n.endswith((".pyc", ".pyo")) or "__pycache__" in n]
+    assert not {"boto3", "botocore", "s3transfer", "urllib3"} & tops
+    assert {"stripe", "requests", "shared"} <= tops
+
+
+#: CPython 3.12's bytecode magic number (importlib.util.MAGIC_NUMBER on 3.12).
+MAGIC_312 = (3531).to_bytes(2, "little") + b"\r\n"
+
+
+@pytest.mark.parametrize("archive", ["layer", "subscription", "stripe_webhook"])
+def test_every_module_ships_unchecked_hash_bytecode_for_python_312(archive: str) -> None:
+    built = build_layer_archive() if archive == "layer" else build_function_archive(archive)
+    with zipfile.ZipFile(built.path) as zf:
+        names = set(zf.namelist())
+        modules = [n for n in names if n.endswith(".py")]
+        assert modules
+        for module in modules:
+            folder, _, file = module.rpartition("/")
+            cached = f"{folder + '/' if folder else ''}__pycache__/{file[:-3]}.cpython-312.pyc"
+            assert cached in names, f"{module} has no 3.12 bytecode"
+            header = zf.read(cached)[:16]
+            assert header[:4] == MAGIC_312, cached
+            flags = int.from_bytes(header[4:8], "little")
+            assert flags == 0b01, f"{cached} is not an unchecked hash-based pyc"
+
+
+def test_bytecode_records_the_path_the_module_has_on_lambda() -> None:
+    built = build_function_archive("stripe_webhook")
+    with zipfile.ZipFile(built.path) as zf:
+        data = zf.read("__pycache__/handler.cpython-312.pyc")
+    assert b"/var/task/handler.py" in data
+    assert str(BUILD_DIR).encode() not in data, "the build folder must not leak into bytecode"
+
+
+def test_without_python_312_the_build_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bytecode, "_candidates", lambda: iter(["/nonexistent/python3.12"]))
+    with pytest.raises(bytecode.MissingInterpreterError, match=r"pyenv install 3\.12"):
+        bytecode.find_runtime_python()
+
+
+def test_a_python_312_is_found_here() -> None:
+    path, version = bytecode.find_runtime_python()
+    assert version.startswith("3.12.") and Path(path).exists()
 
 
 def test_every_compiled_file_targets_the_lambda_platform_or_has_a_fallback(

@@ -56,3 +56,36 @@ def test_webhook_handler_runs_from_the_archives(
     assert response["statusCode"] == 200, response
     record = world.user("user-1")
     assert record is not None and record["subscriptionStatus"] == "active"
+
+
+def test_routes_that_need_no_stripe_call_never_import_stripe(
+    world: BillingWorld, deployed: dict[str, Path]
+) -> None:
+    world.put_user("user-1", stripeCustomerId="cus_archive", isSubscribed=False)
+    for event in (
+        world.api_event("GET", "/subscription/prices", user_id=None),
+        world.api_event("GET", "/subscription"),
+    ):
+        lambda_ = container(deployed, "subscription")
+        assert lambda_.invoke(event)["statusCode"] == 200
+        lambda_.stop()
+        assert "stripe" not in lambda_.imported, event["routeKey"]
+    sub = world.stripe.create_subscription("cus_archive", MONTHLY_PRICE, user_id="user-1")
+    payload, header = world.stripe.signed(
+        world.stripe.event("customer.subscription.updated", sub),
+        world.document["stripe_webhook_secret"],
+    )
+    lambda_ = container(deployed, "stripe_webhook")
+    assert lambda_.invoke(world.webhook_request(payload, header))["statusCode"] == 200
+    lambda_.stop()
+    assert "stripe" not in lambda_.imported, "a subscription event needs only an HMAC check"
+
+
+def test_a_route_that_calls_stripe_imports_it(
+    world: BillingWorld, deployed: dict[str, Path]
+) -> None:
+    lambda_ = container(deployed, "subscription")
+    event = world.api_event("POST", "/subscription/checkout", {"priceId": MONTHLY_PRICE})
+    assert lambda_.invoke(event)["statusCode"] == 200
+    lambda_.stop()
+    assert "stripe" in lambda_.imported, "the check above would prove nothing otherwise"

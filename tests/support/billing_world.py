@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = REPO_ROOT / "lambdas"
 REGION = "us-east-1"
 CUSTOMER_INDEX = "stripeCustomerId-index"
-_FUNCTION_MODULES = ("handler", "service", "processing", "verification")
+_FUNCTION_MODULES = ("handler", "service", "processing", "verification", "signature")
 
 
 def fake_key(kind: str, tag: str = "FAKE") -> str:

@@ -19,7 +19,11 @@ from typing import Any
 
 import boto3
 
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py")
+#: What the Lambda python3.12 runtime provides beside the standard library: boto3 and its
+#: dependencies (urllib3 among them, which the layer's requests uses too).
+RUNTIME_PACKAGES = (
+    "boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3",
+)  # fmt: skip
 
 _RUNNER = r"""
 import json, sys
@@ -33,7 +37,8 @@ for line in sys.stdin:
         name for name, module in list(sys.modules.items())
         if getattr(module, "__file__", None) and not module.__file__.startswith(allowed)
     )
-    print(json.dumps({"response": response, "foreign": foreign}), flush=True)
+    imported = sorted({name.split(".")[0] for name in sys.modules})
+    print(json.dumps({"response": response, "foreign": foreign, "imported": imported}), flush=True)
 """
 
 
@@ -72,6 +77,8 @@ class LambdaContainer:
         self, function_dir: Path, layer_python: Path, runtime: Path, environment: Mapping[str, str]
     ) -> None:
         self.foreign_modules: list[str] = []
+        self.imported: list[str] = []
+        """Top-level modules the process has imported so far."""
         self._process = subprocess.Popen(
             [sys.executable, "-S", "-E", "-B", "-c", _RUNNER, str(function_dir), str(layer_python),
              str(runtime), json.dumps(_stdlib_paths())],
@@ -89,6 +96,7 @@ class LambdaContainer:
             raise RuntimeError(f"the handler process died:\n{self._process.stderr.read()}")
         result = json.loads(line)
         self.foreign_modules = result["foreign"]
+        self.imported = result["imported"]
         return result["response"]
 
     def stop(self) -> str:
