@@ -1,84 +1,110 @@
-"""Cold init: a fresh interpreter imports a handler from the built archives and serves a request.
+"""Cold first response of every route, against that route's floor, on python3.12.
 
-Each sample is a new process whose path is the extracted function zip, the layer's python/
-folder and a folder with only boto3 (as the Lambda runtime has it), read-only and with
-bytecode writing off. The floor is the same process importing only boto3 and stripe.
-Interpreter start-up is outside the figures: timing starts in the process, before the import.
+Before any timing, the built archives (with their python3.12 bytecode) are laid out as a Lambda
+container sees them: the function folder, the layer's python/ folder and a runtime folder with
+boto3 and its dependencies compiled for 3.12 (the runtime ships bytecode too), all read-only.
+Each floor handler (`benchmarks/floors/`) is laid out the same way. Every sample is a fresh
+`python3.12 -S -E -B` process that starts its clock, imports `handler` and answers one event;
+interpreter start-up and teardown are outside the figure, and unzipping happened before.
+Samples alternate between a route and its floor (the order flips each round), and each ratio
+is the median over the median.
 """
 
 from __future__ import annotations
 
-import compileall
 import json
-import os
 import shutil
 import stat
 import subprocess
-import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import floors
 from benchmarks.stats import median
-from billing.packaging import build_function_archive, build_layer_archive
-from tests.support.lambda_container import extract, runtime_packages
+from billing.bytecode import find_runtime_python
+from billing.packaging import BUILD_DIR, build_function_archive, build_layer_archive
+from tests.support.lambda_container import RUNTIME_PACKAGES, extract
 
 _PROBE = r"""
 import json, sys, time
-paths, target, stdlib = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path[:] = json.loads(paths) + json.loads(stdlib)
+paths = json.loads(sys.argv[1])
+sys.path[:0] = paths
 start = time.perf_counter()
-if target.startswith("client:"):  # import boto3 and create one client, as a first call does
-    import boto3
-    boto3.session.Session().client(target.removeprefix("client:"), region_name="us-east-1")
-    print(json.dumps({"import": time.perf_counter() - start}))
-elif target.startswith("modules:"):
-    for name in target.removeprefix("modules:").split(","):
-        __import__(name)
-    imported = time.perf_counter()
-    print(json.dumps({"import": imported - start}))
-else:
-    if target.endswith("+eager-boto3"):  # the lever switched off: boto3 imported up front
-        import boto3
-    import handler
-    imported = time.perf_counter()
-    event = sys.stdin.read()
-    response = handler.handler(json.loads(event), None) if event else None
-    done = time.perf_counter()
-    print(json.dumps({"import": imported - start, "first": done - start,
-                      "status": response and response["statusCode"]}))
+import handler
+imported = time.perf_counter()
+response = handler.handler(json.loads(sys.stdin.read()), None)
+done = time.perf_counter()
+print(json.dumps({"import": imported - start, "first": done - start,
+                  "status": response["statusCode"]}))
 """
 
-
-FLOOR = "modules:boto3,stripe"
+#: Route → (function folder, floor module).
+ROUTES: dict[str, tuple[str, str]] = {
+    "GET /subscription/prices": ("subscription", "prices"),
+    "GET /subscription": ("subscription", "subscription_state"),
+    "POST /subscription/checkout": ("subscription", "checkout"),
+    "POST /subscription/portal": ("subscription", "portal"),
+    "webhook customer.subscription.updated": ("stripe_webhook", "webhook"),
+}
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """Extracted archives, as a Lambda container sees them."""
+    """Folders laid out as Lambda containers see them, and the interpreter that runs them."""
 
+    python: str
     layer: Path
-    functions: dict[str, Path]
     runtime: Path
+    functions: dict[str, Path]
+    floors: dict[str, Path]
+
+    def paths(self, code: Path) -> list[str]:
+        return [str(code), str(self.layer), str(self.runtime)]
 
 
-def deploy(root: Path, with_bytecode: bool = False) -> Deployment:
-    """Extract the built archives under `root` (and compile them, for the labelled proxy only)."""
+def runtime_folder(python: str) -> Path:
+    """boto3 and its dependencies, copied from this virtualenv and compiled for python3.12."""
+    import boto3
+
+    site = Path(boto3.__file__).parents[1]
+    folder = BUILD_DIR / f"bench-runtime-{boto3.__version__}"
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        for name in RUNTIME_PACKAGES:
+            source = site / name
+            if source.is_dir():
+                shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, folder / name)
+        subprocess.run([python, "-m", "compileall", "-q", "-j", "0", str(folder)], check=False)
+        (folder / ".complete").touch()
+    return folder
+
+
+def deploy(root: Path) -> Deployment:
+    """Lay every archive and floor out under `root`, read-only, before anything is timed."""
+    python, _ = find_runtime_python()
     shutil.rmtree(root, ignore_errors=True)
-    layer = extract(build_layer_archive().path, root / "opt") / "python"
+    layer = extract(build_layer_archive().directory, root / "opt") / "python"
     functions = {
-        name: extract(build_function_archive(name).path, root / name)
+        name: extract(build_function_archive(name).directory, root / name)
         for name in ("subscription", "stripe_webhook")
     }
-    if with_bytecode:  # this machine's 3.11 bytecode: a proxy, never shipped
-        for folder in (layer, *functions.values()):
-            compileall.compile_dir(str(folder), quiet=1)
-    runtime = runtime_packages(root / "runtime")
+    floor_dir = Path(floors.__file__).parent
+    floor_folders = {}
+    for module in {floor for _, floor in ROUTES.values()}:
+        folder = root / f"floor-{module}"
+        folder.mkdir(parents=True)
+        shutil.copy(floor_dir / f"{module}.py", folder / "handler.py")
+        subprocess.run([python, "-m", "compileall", "-q", str(folder)], check=True)
+        floor_folders[module] = folder
     for path in root.rglob("*"):
         if not path.is_symlink():
-            mode = path.stat().st_mode
-            path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-    return Deployment(layer, functions, runtime)
+            path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return Deployment(python, layer, runtime_folder(python), functions, floor_folders)
 
 
 def make_writable(root: Path) -> None:
@@ -87,78 +113,73 @@ def make_writable(root: Path) -> None:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
 
 
-def _stdlib() -> list[str]:
-    return [
-        path
-        for path in sys.path
-        if path.startswith(sys.base_prefix) and "site-packages" not in path and Path(path).is_dir()
-    ]
-
-
 def probe(
-    deployment: Deployment,
-    target: str,
-    event: dict[str, Any] | None = None,
-    environment: dict[str, str] | None = None,
+    deployment: Deployment, code: Path, event: dict[str, Any], environment: dict[str, str]
 ) -> dict[str, Any]:
-    """One cold process: `target` is "modules:a,b", a function, or a function+"+eager-boto3"."""
-    paths = [str(deployment.layer), str(deployment.runtime)]
-    if not target.startswith(("modules:", "client:")):
-        paths.insert(0, str(deployment.functions[target.removesuffix("+eager-boto3")]))
+    """One cold process serving one event from `code` (a function or floor folder)."""
     result = subprocess.run(
-        [sys.executable, "-S", "-E", "-B", "-c", _PROBE, json.dumps(paths), target,
-         json.dumps(_stdlib())],
-        input=json.dumps(event) if event else "", capture_output=True, text=True,
-        env={**os.environ, **(environment or {})}, check=True, timeout=120,
+        [deployment.python, "-S", "-E", "-B", "-c", _PROBE, json.dumps(deployment.paths(code))],
+        input=json.dumps(event), capture_output=True, text=True, env=environment,
+        check=False, timeout=120,
     )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"cold probe of {code.name} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@dataclass(frozen=True)
-class ColdStart:
-    floor: list[float]
-    imports: dict[str, list[float]]
-    first_response: dict[str, list[float]]
+@dataclass
+class RouteCold:
+    """One route's paired samples."""
 
-    def ratio(self, function: str, first: bool = False) -> float:
-        samples = (self.first_response if first else self.imports)[function]
-        return median(samples) / median(self.floor)
+    handler_first: list[float] = field(default_factory=list)
+    handler_import: list[float] = field(default_factory=list)
+    floor_first: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return median(self.handler_first) / median(self.floor_first)
 
 
 def measure(
     deployment: Deployment,
-    events: dict[str, dict[str, Any]],
+    events: Callable[[str], dict[str, Any]],
     environment: dict[str, str],
     repeats: int,
-    prepare: Any = None,
-) -> ColdStart:
-    """Interleave floor and handler samples so drift hits both alike."""
-    floor: list[float] = []
-    imports: dict[str, list[float]] = {name: [] for name in events}
-    first: dict[str, list[float]] = {name: [] for name in events}
-    for _ in range(repeats):
-        floor.append(probe(deployment, FLOOR)["import"])
-        for name, event in events.items():
-            if prepare is not None:
-                event = prepare(name)
-            sample = probe(deployment, name, event, environment)
-            assert sample["status"] in (200, 400), sample
-            imports[name].append(sample["import"])
-            first[name].append(sample["first"])
-    return ColdStart(floor, imports, first)
+) -> dict[str, RouteCold]:
+    """Alternating pairs per route: the floor first on even rounds, the handler first on odd."""
+    results = {route: RouteCold() for route in ROUTES}
+    for round_ in range(repeats):
+        for route, (function, floor) in ROUTES.items():
+            runs: list[tuple[str, Path]] = [
+                ("floor", deployment.floors[floor]),
+                ("handler", deployment.functions[function]),
+            ]
+            for kind, code in runs if round_ % 2 == 0 else reversed(runs):
+                sample = probe(deployment, code, events(route), environment)
+                assert sample["status"] == 200, (route, kind, sample)
+                if kind == "floor":
+                    results[route].floor_first.append(sample["first"])
+                else:
+                    results[route].handler_first.append(sample["first"])
+                    results[route].handler_import.append(sample["import"])
+    return results
 
 
-def levers(deployment: Deployment, repeats: int) -> dict[str, list[float]]:
-    """Import times that show what each cold-start lever is worth."""
-    targets = {
-        "stripe alone": "modules:stripe",
-        "boto3 alone": "modules:boto3",
-        "boto3 + a DynamoDB client created": "client:dynamodb",
-        "subscription handler, boto3 imported eagerly (lever off)": "subscription+eager-boto3",
-        "webhook handler, boto3 imported eagerly (lever off)": "stripe_webhook+eager-boto3",
-    }
-    samples: dict[str, list[float]] = {label: [] for label in targets}
+def stripe_import_lever(deployment: Deployment, root: Path, repeats: int) -> dict[str, list[float]]:
+    """`import stripe` from the layer with and without its shipped bytecode."""
+    sourceless = root / "opt-no-bytecode"
+    shutil.copytree(deployment.layer, sourceless, ignore=shutil.ignore_patterns("__pycache__"))
+    probe_import = (
+        "import sys, time, json; sys.path[:0] = json.loads(sys.argv[1]); "
+        "start = time.perf_counter(); import stripe; print(time.perf_counter() - start)"
+    )
+    samples: dict[str, list[float]] = {"with bytecode": [], "source only": []}
     for _ in range(repeats):
-        for label, target in targets.items():
-            samples[label].append(probe(deployment, target)["import"])
+        for label, layer in (("with bytecode", deployment.layer), ("source only", sourceless)):
+            out = subprocess.run(
+                [deployment.python, "-S", "-E", "-B", "-c", probe_import,
+                 json.dumps([str(layer), str(deployment.runtime)])],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            samples[label].append(float(out.split()[-1]))
     return samples

@@ -186,6 +186,13 @@ class RealisticMocks(pulumi_mocks.Mocks):
                     f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
                     f"{outputs['arn']}/invocations"
                 )
+            case "aws:lambda/alias:Alias":
+                function_arn = f"{arn_prefix.format('lambda')}:function:{inputs['functionName']}"
+                outputs["arn"] = f"{function_arn}:{inputs['name']}"
+                outputs["invokeArn"] = (
+                    f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+                    f"{outputs['arn']}/invocations"
+                )
             case "aws:lambda/layerVersion:LayerVersion":
                 outputs["arn"] = f"{arn_prefix.format('lambda')}:layer:{inputs['layerName']}:1"
             case "aws:cloudwatch/logGroup:LogGroup":

@@ -41,6 +41,8 @@ class BillingFunctionArgs:
     kms_key_arn: str | None = None
     """Customer-managed key of the secret and tables, if any: adds kms:Decrypt on it alone."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+    snap_start: bool = False
+    """Publish versions with SnapStart and serve them through the `live` alias."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -58,12 +60,23 @@ _ASSUME_ROLE_POLICY = json.dumps(
 )
 
 
+#: The alias API Gateway invokes when SnapStart is on (SnapStart applies to published versions).
+LIVE_ALIAS = "live"
+
+
 class BillingFunction(pulumi.ComponentResource):
-    """Role, inline policy naming concrete ARNs only, log group with retention, function."""
+    """Role, inline policy naming concrete ARNs only, log group with retention, function.
+
+    With SnapStart, every code or configuration change publishes a version (Lambda snapshots
+    it once), and the `live` alias follows the newest one; routes invoke the alias, never
+    `$LATEST`, which SnapStart does not apply to.
+    """
 
     arn: pulumi.Output[str]
     invoke_arn: pulumi.Output[str]
+    """What API Gateway integrates: the alias's invoke ARN with SnapStart, else the function's."""
     name: pulumi.Output[str]
+    alias_name: str | None
 
     def __init__(
         self, name: str, args: BillingFunctionArgs, opts: pulumi.ResourceOptions | None = None
@@ -111,6 +124,12 @@ class BillingFunction(pulumi.ComponentResource):
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=log_group.name
             ),
+            publish=args.snap_start,
+            snap_start=(
+                aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions")
+                if args.snap_start
+                else None
+            ),
             tags=dict(args.tags),
             # The policy is a separate resource the role does not wait for: without this dependency
             # the function could take its first invocations before it may read its secret.
@@ -121,6 +140,18 @@ class BillingFunction(pulumi.ComponentResource):
         self.arn = function.arn
         self.invoke_arn = function.invoke_arn
         self.name = function.name
+        self.alias_name = None
+        if args.snap_start:
+            alias = aws.lambda_.Alias(
+                f"{name}-live",
+                name=LIVE_ALIAS,
+                function_name=function.name,
+                function_version=function.version,
+                description="The newest published version, restored from its SnapStart snapshot",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.invoke_arn = alias.invoke_arn
+            self.alias_name = LIVE_ALIAS
         self.register_outputs({"arn": self.arn, "name": self.name})
 
     @staticmethod

@@ -127,9 +127,11 @@ class LambdaRoutesArgs:
 
     api: HttpApi
     function_name: pulumi.Input[str]
-    function_arn: pulumi.Input[str]
     invoke_arn: pulumi.Input[str]
+    """The function's, or its alias's when routes target an alias (SnapStart)."""
     routes: Sequence[Route]
+    qualifier: pulumi.Input[str] | None = None
+    """The alias the routes invoke, if any: API Gateway's permission must name it."""
 
 
 class LambdaRoutes(pulumi.ComponentResource):
@@ -166,6 +168,7 @@ class LambdaRoutes(pulumi.ComponentResource):
                 f"{name}-{slug}-invoke",
                 action="lambda:InvokeFunction",
                 function=args.function_name,
+                qualifier=args.qualifier,
                 principal="apigateway.amazonaws.com",
                 source_arn=pulumi.Output.concat(
                     args.api.execution_arn, f"/*/{route.method}{route.path}"

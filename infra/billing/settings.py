@@ -74,6 +74,8 @@ class StackSettings:
     secrets_cache_ttl_seconds: int
     throttle_rate_limit: int
     throttle_burst_limit: int
+    snap_start: bool = False
+    """Lambda SnapStart for both API functions (published versions behind a `live` alias)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -105,6 +107,7 @@ PROJECT_KEYS = (
     "secretsCacheTtlSeconds",
     "throttleRateLimit",
     "throttleBurstLimit",
+    "snapStart",
 )
 
 # CloudWatch Logs accepts only these retention periods.
@@ -255,6 +258,7 @@ def parse_settings(
         ),
         throttle_rate_limit=_positive_integer(project_config, "throttleRateLimit", default=50),
         throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
+        snap_start=_boolean(project_config, "snapStart", default=False),
         tags={"environment": environment, "project": project, "managed-by": "pulumi"},
     )
 

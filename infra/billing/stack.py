@@ -153,6 +153,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
                 timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
                 kms_key_arn=settings.secret_kms_key_arn,
                 depends_on=[secret.version],
+                snap_start=settings.snap_start,
                 tags=settings.tags,
             ),
         )
@@ -188,8 +189,8 @@ def build_stack(settings: StackSettings) -> BillingStack:
             LambdaRoutesArgs(
                 api=api,
                 function_name=function.name,
-                function_arn=function.arn,
                 invoke_arn=function.invoke_arn,
+                qualifier=function.alias_name,
                 routes=routes,
             ),
         )

@@ -14,8 +14,10 @@ from verification import InvalidWebhookError, verify_event
 
 from shared.http import header, raw_body, response
 from shared.log import get_logger
+from shared.snapstart import prepare_snapshot, warm_clients
 
 logger = get_logger("stripe_webhook.handler")
+prepare_snapshot(warm_clients("secretsmanager", "dynamodb", stripe=True))
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

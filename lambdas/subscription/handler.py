@@ -10,8 +10,10 @@ import service
 from shared.http import Caller, HttpError, caller, json_body, response
 from shared.log import get_logger
 from shared.secrets import SecretsError
+from shared.snapstart import prepare_snapshot, warm_clients
 
 logger = get_logger("subscription.handler")
+prepare_snapshot(warm_clients("secretsmanager", "dynamodb", stripe=True))
 
 Route = Callable[[Mapping[str, Any]], dict[str, Any]]
 
