@@ -197,6 +197,20 @@ def bench_dynamodb(env: environment.Emulators, sizes: list[int]) -> list[Row]:
     return rows
 
 
+def bench_reconciliation(env: environment.Emulators, events: int) -> list[Row]:
+    world, _ = env.deploy()
+    dynamodb_cost.populate(world, events)
+    cost = dynamodb_cost.cost_of_reconciliation(world, events)
+    requests = ", ".join(f"{count:g} {name}" for name, count in cost.per_event.items())
+    return [
+        (
+            f"DynamoDB per reconciled event, {events} undelivered events",
+            f"{sum(cost.per_event.values()):g} requests ({requests})",
+            f"plus {len(cost.bookkeeping)} per run ({', '.join(cost.bookkeeping)})",
+        )
+    ]
+
+
 def bench_package_size() -> list[Row]:
     rows: list[Row] = []
     for name, size in package_size.product_sizes().items():
@@ -234,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_warm_path(env, invocations)
         rows += bench_secret_calls(env, 1000 if not args.quick else 50)
         rows += bench_dynamodb(env, sizes)
+        rows += bench_reconciliation(env, 50 if args.quick else 250)
     rows += bench_package_size()
     rows += bench_program(3 if not args.quick else 1)
     print(f"# make bench — {datetime.date.today()} — Python {platform.python_version()}, "

@@ -140,3 +140,31 @@ def naive_cost_of_update(world: BillingWorld, users: int) -> EventCost:
     requests_computed = ["Scan"] * computed_pages + ["UpdateItem"]
     del pages  # moto does not page at 1 MB like DynamoDB; the page count is computed
     return EventCost(requests_computed, read_units(scanned), write_units(item_size(user)))
+
+
+@dataclass(frozen=True)
+class ReconcileCost:
+    events: int
+    per_event: dict[str, float]
+    """DynamoDB operation → requests per replayed event (the run's own bookkeeping apart)."""
+    bookkeeping: list[str]
+
+
+def cost_of_reconciliation(world: BillingWorld, events: int) -> ReconcileCost:
+    """One reconciliation run replaying `events` undelivered subscription events."""
+    from tests.support.billing_world import load_function
+
+    now = int(time.time())
+    for index in range(events):
+        user, customer = f"user-{index:06d}", f"cus_{index:06d}"
+        subscription = world.stripe.create_subscription(customer, MONTHLY_PRICE, user_id=user)
+        event = world.stripe.event("customer.subscription.updated", subscription, now - index)
+        world.stripe.record_event(event, delivered=False)
+    reconciliation = load_function("reconcile", "reconciliation")
+    with count_requests() as seen:
+        result = reconciliation.reconcile(now + 1, lambda: 60_000)
+    assert result.complete and result.outcomes == {"applied": events}, result
+    bookkeeping = [seen[0], seen[-1]]  # read the progress first, save it last
+    replay = seen[1:-1]
+    per_event = {name: replay.count(name) / events for name in sorted(set(replay))}
+    return ReconcileCost(events, per_event, bookkeeping)

@@ -11,6 +11,7 @@ through a real `pulumi up`. The limits, from each service's API reference:
 - Secrets Manager secret name: 1-512 of `[A-Za-z0-9/_+=.@-]` (CreateSecret `Name`);
 - CloudWatch log group name: 1-512 of `[A-Za-z0-9_/.#-]` (CreateLogGroup `logGroupName`);
 - API Gateway API name: 1-128 characters (CreateApi `Name`);
+- EventBridge Scheduler schedule name: 1-64 of `[0-9a-zA-Z-_.]` (CreateSchedule `Name`);
 - Stripe price lookup key: at most 200 characters.
 
 Pulumi itself allows `.` in stack names, which Lambda refuses; the program accepts the subset
@@ -43,6 +44,7 @@ _SECRET = NameLimit("Secrets Manager secret names", 512, re.compile(r"^[A-Za-z0-
 _LOG_GROUP = NameLimit("CloudWatch log group names", 512, re.compile(r"^[A-Za-z0-9_/.#-]+$"))
 _API = NameLimit("API Gateway API names", 128, re.compile(r"^.+$"))
 _LOOKUP_KEY = NameLimit("Stripe lookup keys", 200, re.compile(r"^.+$"))
+_SCHEDULE = NameLimit("EventBridge Scheduler schedule names", 64, re.compile(r"^[0-9a-zA-Z-_.]+$"))
 
 #: Limits by field of `StackNames`; a field missing here is a test failure, not a silent pass.
 LIMITS: dict[str, NameLimit] = {
@@ -58,6 +60,11 @@ LIMITS: dict[str, NameLimit] = {
     "webhook_function": _LAMBDA,
     "webhook_role": _ROLE,
     "webhook_log_group": _LOG_GROUP,
+    "reconcile_function": _LAMBDA,
+    "reconcile_role": _ROLE,
+    "reconcile_log_group": _LOG_GROUP,
+    "reconcile_schedule": _SCHEDULE,
+    "reconcile_invoke_role": _ROLE,
     "longest_lookup_key": _LOOKUP_KEY,
 }
 
@@ -92,8 +99,14 @@ class StackNames:
     webhook_function: str
     webhook_role: str
     webhook_log_group: str
+    reconcile_function: str
+    reconcile_role: str
+    reconcile_log_group: str
+    reconcile_schedule: str
+    reconcile_invoke_role: str
+    """The role EventBridge Scheduler assumes to invoke the reconciliation."""
     longest_lookup_key: str
-    """The longest Stripe lookup key the catalog builds (`{prefix}-annual`)."""
+    """The longest Stripe lookup key a plan can have (a 24-character plan id, monthly)."""
 
     @classmethod
     def for_stack(cls, environment: str, project: str) -> StackNames:
@@ -106,6 +119,7 @@ class StackNames:
                 )
         prefix = f"{environment}-{project}"
         subscription, webhook = f"{prefix}-subscription", f"{prefix}-stripe-webhook"
+        reconcile = f"{prefix}-reconcile"
         names = cls(
             prefix=prefix,
             secret=f"{prefix}_secrets",
@@ -120,7 +134,12 @@ class StackNames:
             webhook_function=webhook,
             webhook_role=f"{webhook}-role",
             webhook_log_group=f"/aws/lambda/{webhook}",
-            longest_lookup_key=f"{prefix}-annual",
+            reconcile_function=reconcile,
+            reconcile_role=f"{reconcile}-role",
+            reconcile_log_group=f"/aws/lambda/{reconcile}",
+            reconcile_schedule=reconcile,
+            reconcile_invoke_role=f"{reconcile}-invoke",
+            longest_lookup_key=f"{prefix}-{'p' * 24}-monthly",
         )
         names._check(environment)
         return names
@@ -156,6 +175,10 @@ class StackNames:
     @property
     def webhook(self) -> FunctionNames:
         return FunctionNames(self.webhook_function, self.webhook_role, self.webhook_log_group)
+
+    @property
+    def reconcile(self) -> FunctionNames:
+        return FunctionNames(self.reconcile_function, self.reconcile_role, self.reconcile_log_group)
 
     def all(self) -> dict[str, str]:
         """Field name → physical name, for tests and the plan."""

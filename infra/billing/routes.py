@@ -12,5 +12,6 @@ SUBSCRIPTION_ROUTES = (
     # Public: a pricing page calls it before anyone signs in.
     Route("GET", "/subscription/prices", requires_jwt=False),
     Route("GET", "/subscription", requires_jwt=True),
+    Route("POST", "/subscription/sync", requires_jwt=True),
 )
 WEBHOOK_ROUTES = (Route("POST", WEBHOOK_PATH, requires_jwt=False),)

@@ -74,6 +74,8 @@ class StackSettings:
     secrets_cache_ttl_seconds: int
     throttle_rate_limit: int
     throttle_burst_limit: int
+    reconcile_interval_minutes: int = 60
+    """How often the reconciliation replays undelivered events."""
     snap_start: bool = False
     """Lambda SnapStart for both API functions (published versions behind a `live` alias)."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -108,6 +110,7 @@ PROJECT_KEYS = (
     "throttleRateLimit",
     "throttleBurstLimit",
     "snapStart",
+    "reconcileIntervalMinutes",
 )
 
 # CloudWatch Logs accepts only these retention periods.
@@ -259,6 +262,7 @@ def parse_settings(
         throttle_rate_limit=_positive_integer(project_config, "throttleRateLimit", default=50),
         throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
         snap_start=_boolean(project_config, "snapStart", default=False),
+        reconcile_interval_minutes=_reconcile_interval(project_config),
         tags={"environment": environment, "project": project, "managed-by": "pulumi"},
     )
 
@@ -296,6 +300,16 @@ def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
         return parse_plans(config.full_key("plans"), raw)
     except PlanError as error:
         raise SettingsError(str(error)) from None
+
+
+def _reconcile_interval(config: pulumi.Config) -> int:
+    minutes = _integer(config, "reconcileIntervalMinutes", default=60)
+    if not 5 <= minutes <= 1440:
+        raise SettingsError(
+            f"{config.full_key('reconcileIntervalMinutes')} must be between 5 and 1440 minutes "
+            "(Stripe retries a failed delivery for three days; once a day still catches them)"
+        )
+    return minutes
 
 
 def config_keys() -> set[str]:

@@ -19,14 +19,17 @@ from billing.layer import SharedLayer, SharedLayerArgs
 from billing.names import FunctionNames
 from billing.packaging import build_function_archive, build_layer_archive
 from billing.routes import SUBSCRIPTION_ROUTES, WEBHOOK_PATH, WEBHOOK_ROUTES
+from billing.schedule import RateSchedule, RateScheduleArgs
 from billing.settings import StackSettings
 from billing.stripe_catalog import StripeCatalog, StripeCatalogArgs
 from billing.stripe_version import STRIPE_API_VERSION
 from billing.stripe_webhook import StripeWebhook, StripeWebhookArgs
 from billing.tables import CUSTOMER_INDEX_NAME, BillingTables, BillingTablesArgs
 
-#: Each function's timeout: below API Gateway's 30 s, above the Stripe client's worst case.
+#: Each API function's timeout: below API Gateway's 30 s, above the Stripe client's worst case.
 FUNCTION_TIMEOUT_SECONDS = 15
+#: The reconciliation pages through Stripe's events and stops cleanly 20 s before this.
+RECONCILE_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class BillingStack:
     """Plan id → product and price ids (not secret: price ids are public in Checkout)."""
     subscription_function_name: pulumi.Output[str]
     webhook_function_name: pulumi.Output[str]
+    reconcile_function_name: pulumi.Output[str]
     users_table_name: pulumi.Output[str]
     events_table_name: pulumi.Output[str]
 
@@ -139,6 +143,8 @@ def build_stack(settings: StackSettings) -> BillingStack:
         physical: FunctionNames,
         environment: dict[str, pulumi.Input[str]],
         table_access: list[TableAccess],
+        timeout_seconds: int = FUNCTION_TIMEOUT_SECONDS,
+        snap_start: bool = settings.snap_start,
     ) -> BillingFunction:
         return BillingFunction(
             name,
@@ -150,10 +156,10 @@ def build_stack(settings: StackSettings) -> BillingStack:
                 environment={**common_environment, **environment},
                 table_access=table_access,
                 log_retention_days=settings.log_retention_days,
-                timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+                timeout_seconds=timeout_seconds,
                 kms_key_arn=settings.secret_kms_key_arn,
                 depends_on=[secret.version],
-                snap_start=settings.snap_start,
+                snap_start=snap_start,
                 tags=settings.tags,
             ),
         )
@@ -169,16 +175,44 @@ def build_stack(settings: StackSettings) -> BillingStack:
         },
         [TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn])],
     )
+    # The webhook and the reconciliation apply events through the same code and need the same
+    # table access: the event and the user's state in one transaction, the cheap checks before
+    # a Stripe call, the customer index.
+    event_tables = [
+        TableAccess(["GetItem", "UpdateItem", "BatchGetItem"], [tables.users_table_arn]),
+        TableAccess(["Query"], [tables.customer_index_arn]),
+        TableAccess(["PutItem", "BatchGetItem"], [tables.events_table_arn]),
+    ]
+    event_environment: dict[str, pulumi.Input[str]] = {
+        "EVENTS_TABLE": tables.events_table_name,
+        "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX_NAME,
+    }
     webhook_function = billing_function(
         "stripe-webhook",
         "stripe_webhook",
         settings.names.webhook,
-        {"EVENTS_TABLE": tables.events_table_name, "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX_NAME},
-        [
-            TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn]),
-            TableAccess(["Query"], [tables.customer_index_arn]),
-            TableAccess(["PutItem"], [tables.events_table_arn]),
-        ],
+        event_environment,
+        event_tables,
+    )
+    reconcile = billing_function(
+        "reconcile",
+        "reconcile",
+        settings.names.reconcile,
+        event_environment,
+        # Its own progress lives in the events table, under a key of its own.
+        [*event_tables, TableAccess(["GetItem"], [tables.events_table_arn])],
+        timeout_seconds=RECONCILE_TIMEOUT_SECONDS,
+        snap_start=False,  # invoked by a schedule, not on anyone's request path
+    )
+    RateSchedule(
+        "reconcile",
+        RateScheduleArgs(
+            schedule_name=settings.names.reconcile_schedule,
+            role_name=settings.names.reconcile_invoke_role,
+            function_arn=reconcile.arn,
+            every_minutes=settings.reconcile_interval_minutes,
+            tags=settings.tags,
+        ),
     )
     for name, function, routes in (
         ("subscription-routes", subscription, SUBSCRIPTION_ROUTES),
@@ -208,6 +242,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
         },
         subscription_function_name=subscription.name,
         webhook_function_name=webhook_function.name,
+        reconcile_function_name=reconcile.name,
         users_table_name=tables.users_table_name,
         events_table_name=tables.events_table_name,
     )

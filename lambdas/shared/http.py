@@ -29,9 +29,11 @@ class Caller:
 
 def caller(event: Mapping[str, Any]) -> Caller:
     """The caller from `requestContext.authorizer.jwt.claims`; never from the body. 401 if none."""
-    claims = (
-        event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims") or {}
-    )
+    claims: Any = event
+    for key in ("requestContext", "authorizer", "jwt", "claims"):  # any of them may be null
+        claims = claims.get(key) if isinstance(claims, Mapping) else None
+    if not isinstance(claims, Mapping):
+        raise HttpError(401, "Unauthorized")
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not user_id:
         raise HttpError(401, "Unauthorized")
@@ -40,10 +42,15 @@ def caller(event: Mapping[str, Any]) -> Caller:
 
 
 def raw_body(event: Mapping[str, Any]) -> bytes:
-    """The request body as sent, base64-decoded when API Gateway encoded it."""
+    """The request body as sent, base64-decoded when API Gateway encoded it; 400 if not base64."""
     body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise HttpError(400, "Request body must be text")
     if event.get("isBase64Encoded"):
-        return base64.b64decode(body)
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:  # binascii.Error
+            raise HttpError(400, "Request body is not valid base64") from None
     return body.encode("utf-8")
 
 

@@ -20,7 +20,7 @@ def get_logger(name: str) -> logging.Logger:
         if not root.handlers:  # the Lambda runtime installs its own handler; locally add one
             logging.basicConfig(format="%(levelname)s %(name)s %(message)s")
         logging.getLogger("billing").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
-        for name in _PAYLOAD_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
+        for library in _PAYLOAD_LOGGERS:
+            logging.getLogger(library).setLevel(logging.WARNING)
         _configured = True
     return logging.getLogger(f"billing.{name}")

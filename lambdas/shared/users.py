@@ -148,20 +148,7 @@ def apply_event(
     """
     from botocore.exceptions import ClientError
 
-    names = {f"#f{index}": field for index, field in enumerate(state)}
-    values = {
-        f":v{index}": _serialize(value)
-        for index, value in enumerate(state.values())
-        if value is not REMOVE
-    }
-    assignments = [f"#f{i} = :v{i}" for i, v in enumerate(state.values()) if v is not REMOVE]
-    removals = [f"#f{i}" for i, v in enumerate(state.values()) if v is REMOVE]
-    values[":created"] = {"N": str(event_created)}
-    values[":now"] = {"N": str(_now())}
-    assignments += ["stripeEventCreated = :created", "updatedAt = :now"]
-    expression = "SET " + ", ".join(assignments)
-    if removals:
-        expression += " REMOVE " + ", ".join(removals)
+    update = _state_update(user_id, state, event_created)
     try:
         aws.client("dynamodb").transact_write_items(
             TransactItems=[
@@ -177,19 +164,7 @@ def apply_event(
                         "ConditionExpression": "attribute_not_exists(eventId)",
                     }
                 },
-                {
-                    "Update": {
-                        "TableName": users_table(),
-                        "Key": {"userId": {"S": user_id}},
-                        "UpdateExpression": expression,
-                        "ConditionExpression": "attribute_exists(userId) AND ("
-                        "attribute_not_exists(stripeEventCreated)"
-                        " OR stripeEventCreated <= :created)",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
+                {"Update": {**update, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
             ]
         )
         return EventOutcome.APPLIED
@@ -204,3 +179,83 @@ def apply_event(
         exists = bool(reasons[1].get("Item")) or get_user(user_id) is not None
         return EventOutcome.STALE if exists else EventOutcome.UNKNOWN_USER
     raise RuntimeError(f"the event transaction was cancelled: {codes}")
+
+
+def _state_update(user_id: str, state: Mapping[str, Any], created: int) -> dict[str, Any]:
+    """The conditional update that writes `state` unless newer state is already stored.
+
+    `created` orders writes: an event's Stripe `created`, or a sync's read time. A write older
+    than the stored `stripeEventCreated` changes nothing; an equal one applies.
+    """
+    names = {f"#f{index}": field for index, field in enumerate(state)}
+    values = {
+        f":v{index}": _serialize(value)
+        for index, value in enumerate(state.values())
+        if value is not REMOVE
+    }
+    assignments = [f"#f{i} = :v{i}" for i, v in enumerate(state.values()) if v is not REMOVE]
+    removals = [f"#f{i}" for i, v in enumerate(state.values()) if v is REMOVE]
+    values[":created"] = {"N": str(created)}
+    values[":now"] = {"N": str(_now())}
+    assignments += ["stripeEventCreated = :created", "updatedAt = :now"]
+    expression = "SET " + ", ".join(assignments)
+    if removals:
+        expression += " REMOVE " + ", ".join(removals)
+    return {
+        "TableName": users_table(),
+        "Key": {"userId": {"S": user_id}},
+        "UpdateExpression": expression,
+        "ConditionExpression": "attribute_exists(userId) AND ("
+        "attribute_not_exists(stripeEventCreated) OR stripeEventCreated <= :created)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def apply_state(user_id: str, state: Mapping[str, Any], read_at: int) -> EventOutcome:
+    """Write state read from Stripe at `read_at` (a sync), through the same ordering as events.
+
+    No event id is recorded (nothing will be replayed); an event created after `read_at` still
+    applies later, and an older one arriving later is stale.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        aws.client("dynamodb").update_item(**_state_update(user_id, state, read_at))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return EventOutcome.STALE if get_user(user_id) is not None else EventOutcome.UNKNOWN_USER
+    return EventOutcome.APPLIED
+
+
+def precheck_event(user_id: str, event_id: str, event_created: int) -> EventOutcome | None:
+    """DUPLICATE, STALE or UNKNOWN_USER before any Stripe call, in one BatchGetItem; else None.
+
+    The transaction in `apply_event` stays the authority (it re-checks both atomically); this
+    only spares a replayed or stale event its Stripe request.
+    """
+    events_table = os.environ["EVENTS_TABLE"]
+    found = (
+        aws.client("dynamodb")
+        .batch_get_item(
+            RequestItems={
+                events_table: {"Keys": [{"eventId": {"S": event_id}}], "ConsistentRead": True},
+                users_table(): {
+                    "Keys": [{"userId": {"S": user_id}}],
+                    "ProjectionExpression": "userId, stripeEventCreated",
+                    "ConsistentRead": True,
+                },
+            }
+        )
+        .get("Responses", {})
+    )
+    if found.get(events_table):
+        return EventOutcome.DUPLICATE
+    users = found.get(users_table()) or []
+    if not users:
+        return EventOutcome.UNKNOWN_USER
+    stored = users[0].get("stripeEventCreated", {}).get("N")
+    if stored is not None and int(stored) > event_created:
+        return EventOutcome.STALE
+    return None

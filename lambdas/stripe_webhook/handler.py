@@ -1,7 +1,8 @@
 """Stripe webhook Lambda: verify the signature on the raw body, then apply the event.
 
 400 for anything not correctly signed (nothing is written), 200 once the event is applied,
-ignored or already processed, 500 on a processing failure so that Stripe retries it.
+ignored (unknown type, malformed object, unknown user) or already processed, 500 on a
+processing failure so that Stripe retries it.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from processing import process_event
 from verification import InvalidWebhookError, verify_event
 
-from shared.http import header, raw_body, response
+from shared.http import HttpError, header, raw_body, response
 from shared.log import get_logger
+from shared.processing import process_event
 from shared.snapstart import prepare_snapshot, warm_clients
 
 logger = get_logger("stripe_webhook.handler")
@@ -23,6 +24,9 @@ prepare_snapshot(warm_clients("secretsmanager", "dynamodb", stripe=True))
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     try:
         stripe_event = verify_event(raw_body(event), header(event, "stripe-signature"))
+    except HttpError as error:  # a body that is not what API Gateway says it is
+        logger.warning("webhook rejected: %s", error.message)
+        return response(400, {"error": "Invalid signature or payload"}, cors=False)
     except InvalidWebhookError as error:
         logger.warning("webhook rejected: %s", error)
         return response(400, {"error": "Invalid signature or payload"}, cors=False)

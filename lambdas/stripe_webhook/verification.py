@@ -68,13 +68,15 @@ def _parse_event(payload: str) -> dict[str, Any]:
         event = json.loads(payload)
     except ValueError:
         raise InvalidWebhookError("body is not JSON") from None
+    data = event.get("data") if isinstance(event, dict) else None
     if not (
         isinstance(event, dict)
         and event.get("object") == "event"
         and isinstance(event.get("id"), str)
         and isinstance(event.get("type"), str)
         and isinstance(event.get("created"), int)
-        and isinstance(event.get("data", {}).get("object"), dict)
+        and isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
     ):
         raise InvalidWebhookError("body is not a Stripe event")
     return event

@@ -29,6 +29,7 @@ ROUTES: dict[str, Route] = {
     ),
     "POST /subscription/portal": _signed_in(lambda who, event: service.create_portal_session(who)),
     "GET /subscription": _signed_in(lambda who, event: service.subscription_state(who)),
+    "POST /subscription/sync": _signed_in(lambda who, event: service.sync(who)),
     # Public: a pricing page calls it before sign-in (the route has no authorizer).
     "GET /subscription/prices": lambda event: service.prices(),
 }

@@ -8,12 +8,18 @@ catalog in the secret document (`shared.catalog`), so no route asks Stripe for t
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from shared import catalog, secrets, users
 from shared.http import Caller, HttpError
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
+from shared.subscription_state import (
+    MalformedObjectError,
+    deciding_subscription,
+    subscription_fields,
+)
 
 if TYPE_CHECKING:
     from stripe.params import CustomerCreateParams
@@ -49,7 +55,7 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     customer_id = record.get("stripeCustomerId")
     had_subscription = False
     if customer_id:
-        statuses = _subscription_statuses(customer_id)
+        statuses = {str(s.get("status")) for s in customer_subscriptions(customer_id)}
         if users.ENTITLED_STATUSES.intersection(statuses):
             raise _already_subscribed()
         had_subscription = bool(statuses)
@@ -82,14 +88,38 @@ def _already_subscribed() -> HttpError:
     return HttpError(409, "Already subscribed: use the billing portal to change plans")
 
 
-def _subscription_statuses(customer_id: str) -> list[str]:
-    """Every subscription status the customer has ever had (one list call, at most 100)."""
+def customer_subscriptions(customer_id: str) -> list[dict[str, Any]]:
+    """Every subscription the customer has ever had, newest first (one list call, at most 100)."""
     page = call_stripe(
         lambda client: client.v1.subscriptions.list(
             params={"customer": customer_id, "status": "all", "limit": 100}
         )
     )
-    return [str(subscription.status) for subscription in page.data]
+    return [subscription.to_dict() for subscription in page.data]
+
+
+def sync(caller: Caller) -> dict[str, Any]:
+    """Read the caller's subscriptions from Stripe, store the deciding one, answer the record.
+
+    A success page calls it on return from Checkout, so nobody waits for the webhook. The
+    write goes through the webhook's ordering (`users.apply_state`): stamped with the time of
+    the read, so an older event arriving later never overwrites it, and a newer one still does.
+    """
+    record = users.get_user(caller.user_id) or {}
+    customer_id = record.get("stripeCustomerId")
+    if not customer_id:
+        return public_state(record)
+    read_at = int(time.time())
+    chosen = deciding_subscription(customer_subscriptions(customer_id))
+    if chosen is None:
+        return public_state(record)
+    try:
+        state = subscription_fields(chosen)
+    except MalformedObjectError as error:
+        logger.warning("sync for %s: subscription ignored: %s", caller.user_id, error)
+        return public_state(record)
+    users.apply_state(caller.user_id, {k: v for k, v in state.items() if v is not None}, read_at)
+    return public_state(users.get_user(caller.user_id) or {})
 
 
 def _create_customer(caller: Caller) -> str:

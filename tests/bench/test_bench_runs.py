@@ -32,3 +32,6 @@ def test_quick_benchmark_reports_every_section(tmp_path: Path) -> None:
     assert rows["DynamoDB per subscription.updated, 100 users, user found via index"].startswith(
         "2 requests"
     )
+    reconciled = rows["DynamoDB per reconciled event, 50 undelivered events"]
+    assert reconciled == "1 requests (1 TransactWriteItems)", reconciled
+    assert any(label.startswith("cold first response: ") for label in rows)

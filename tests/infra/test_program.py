@@ -61,7 +61,11 @@ def test_every_named_resource_gets_its_physical_name(dev: Recording) -> None:
     names = {
         "aws:secretsmanager/secret:Secret": {"dev-saas-billing_secrets"},
         TABLE: {"dev-saas-billing-users", "dev-saas-billing-stripe-events"},
-        FUNCTION: {"dev-saas-billing-subscription", "dev-saas-billing-stripe-webhook"},
+        FUNCTION: {
+            "dev-saas-billing-subscription",
+            "dev-saas-billing-stripe-webhook",
+            "dev-saas-billing-reconcile",
+        },
     }
     for type_, expected in names.items():
         assert {r.inputs["name"] for r in dev.of_type(type_)} == expected, type_
@@ -212,7 +216,10 @@ def test_functions_are_wired_for_the_lambda_runtime(dev: Recording) -> None:
         assert inputs["runtime"] == "python3.12" and inputs["architectures"] == ["arm64"]
         assert inputs["handler"] == "handler.handler"
         assert inputs["layers"] == [layer.outputs["arn"]]
-        assert 0 < inputs["timeout"] < 30, f"{function.urn} must time out before API Gateway"
+        if inputs["name"].endswith("-reconcile"):  # on a schedule, not behind API Gateway
+            assert inputs["timeout"] == 300
+        else:
+            assert 0 < inputs["timeout"] < 30, f"{function.urn} must time out before API Gateway"
         assert version.urn in function.dependencies, f"{function.urn} must wait for the secret"
         log_group = inputs["loggingConfig"]["logGroup"]
         group = next(
@@ -276,7 +283,7 @@ def test_a_customer_managed_key_is_used_and_granted() -> None:
         assert [g["Resource"] for g in grants] == [[key_arn]]
 
 
-def test_webhook_endpoint_points_at_the_api_with_six_events_and_pinned_version(
+def test_webhook_endpoint_points_at_the_api_with_its_events_and_pinned_version(
     dev: Recording,
 ) -> None:
     endpoint = dev.one("stripe:index/webhookEndpoint:WebhookEndpoint")
@@ -284,8 +291,14 @@ def test_webhook_endpoint_points_at_the_api_with_six_events_and_pinned_version(
     assert endpoint.inputs["url"] == api.outputs["apiEndpoint"] + "/stripe/webhook"
     assert dev.exports["webhookUrl"] == endpoint.inputs["url"]
     assert sorted(endpoint.inputs["enabledEvents"]) == sorted(WEBHOOK_EVENTS)
-    assert len(set(endpoint.inputs["enabledEvents"])) == 6
+    assert len(set(endpoint.inputs["enabledEvents"])) == 10
     assert endpoint.inputs["apiVersion"] == STRIPE_API_VERSION
+
+
+def test_the_endpoint_subscribes_to_exactly_the_events_the_handlers_apply() -> None:
+    from shared.processing import HANDLED_EVENT_TYPES
+
+    assert sorted(WEBHOOK_EVENTS) == sorted(HANDLED_EVENT_TYPES)
 
 
 def test_pinned_api_version_is_the_stripe_library_version() -> None:
@@ -353,6 +366,7 @@ def test_api_routes_authorizer_cors_throttling_and_logs(dev: Recording) -> None:
         "POST /subscription/portal",
         "GET /subscription/prices",
         "GET /subscription",
+        "POST /subscription/sync",
         "POST /stripe/webhook",
     }
     for key, route in routes.items():
@@ -382,6 +396,7 @@ def test_exports_name_what_a_user_needs(dev: Recording) -> None:
         "catalog",
         "subscriptionFunctionName",
         "webhookFunctionName",
+        "reconcileFunctionName",
         "usersTableName",
         "eventsTableName",
     }

@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = REPO_ROOT / "lambdas"
 REGION = "us-east-1"
 CUSTOMER_INDEX = "stripeCustomerId-index"
-_FUNCTION_MODULES = ("handler", "service", "processing", "verification", "signature")
+_FUNCTION_MODULES = ("handler", "service", "verification", "signature", "reconciliation")
 
 
 def fake_key(kind: str, tag: str = "FAKE") -> str:
@@ -35,14 +35,14 @@ def fake_webhook_secret(tag: str = "FAKE") -> str:
     return "whsec_" + tag * (24 // len(tag))
 
 
-def load_function(function_dir: str) -> ModuleType:
-    """Import lambdas/<function_dir>/handler.py fresh, as a new container would."""
+def load_function(function_dir: str, module: str = "handler") -> ModuleType:
+    """Import lambdas/<function_dir>/<module>.py fresh, as a new container would."""
     for name in _FUNCTION_MODULES:
         sys.modules.pop(name, None)
     path = str(LAMBDAS / function_dir)
     sys.path.insert(0, path)
     try:
-        return importlib.import_module("handler")
+        return importlib.import_module(module)
     finally:
         sys.path.remove(path)
         for name in _FUNCTION_MODULES:

@@ -48,6 +48,8 @@ class StripeState:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Events Stripe would list, each with `_delivered` (its delivery_success)."""
     fail_next: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,6 +88,7 @@ class StripeFake:
             self.state.objects.clear()
             self.state.idempotent.clear()
             self.state.requests.clear()
+            self.state.events.clear()
             self.state.fail_next = 0
 
     # -- objects -------------------------------------------------------------------------
@@ -196,6 +199,11 @@ class StripeFake:
             data={"object": copy.deepcopy(dict(obj))},
         )
         return event
+
+    def record_event(self, event: Mapping[str, Any], delivered: bool) -> None:
+        """Keep `event` for GET /v1/events, as delivered or as a failed delivery."""
+        with self.state.lock:
+            self.state.events.append({**copy.deepcopy(dict(event)), "_delivered": delivered})
 
     @staticmethod
     def signed(
@@ -330,7 +338,16 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
                     return _update_active(state, object_id, params)
                 case "GET", ["v1", "subscriptions"]:
                     return 200, _list_subscriptions(state, params)
-                case "GET", ["v1", ("customers" | "subscriptions" | "prices"), object_id]:
+                case "GET", ["v1", "events"]:
+                    return 200, _list_events(state, params)
+                case "GET", ["v1", "checkout", "sessions", object_id] if object_id in state.objects:
+                    session = state.objects[object_id]
+                    return 200, {k: v for k, v in session.items() if not k.startswith("_")}
+                case "GET", [
+                    "v1",
+                    ("customers" | "subscriptions" | "prices" | "invoices"),
+                    object_id,
+                ]:
                     found = state.objects.get(object_id)
                     if found is None:
                         return _error(
@@ -363,6 +380,33 @@ def _list_subscriptions(state: StripeState, params: Mapping[str, str]) -> dict[s
         "data": found[:limit],
         "has_more": len(found) > limit,
         "url": "/v1/subscriptions",
+    }
+
+
+def _list_events(state: StripeState, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET /v1/events: newest first, by `types[]`, `delivery_success` and `created[gt|lte]`,
+    paged with `starting_after` as Stripe pages them."""
+    types = {value for key, value in params.items() if key.startswith("types[")}
+    delivered = params.get("delivery_success")
+    after, until = params.get("created[gt]"), params.get("created[lte]")
+    found = [
+        event
+        for event in state.events
+        if (not types or event["type"] in types)
+        and (delivered is None or str(event["_delivered"]).lower() == delivered)
+        and (after is None or event["created"] > int(after))
+        and (until is None or event["created"] <= int(until))
+    ]
+    found.sort(key=lambda event: (event["created"], event["id"]), reverse=True)
+    if "starting_after" in params:
+        ids = [event["id"] for event in found]
+        found = found[ids.index(params["starting_after"]) + 1 :]
+    limit = int(params.get("limit", 10))
+    return {
+        "object": "list",
+        "data": [{k: v for k, v in e.items() if not k.startswith("_")} for e in found[:limit]],
+        "has_more": len(found) > limit,
+        "url": "/v1/events",
     }
 
 

@@ -1,0 +1,90 @@
+"""An EventBridge Scheduler schedule that invokes one function at a fixed rate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class RateScheduleArgs:
+    """What to invoke, how often, and the names of the schedule and its role."""
+
+    schedule_name: str
+    role_name: str
+    function_arn: pulumi.Input[str]
+    every_minutes: int
+    tags: Mapping[str, str]
+
+
+def rate_expression(minutes: int) -> str:
+    """Scheduler's rate syntax, which wants the singular for one."""
+    return f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})"
+
+
+class RateSchedule(pulumi.ComponentResource):
+    """The schedule and the role it assumes, allowed to invoke this one function and nothing else.
+
+    A missed run is not retried (the next run covers its window), and runs never overlap in a
+    way that matters: the reconciliation resumes from its saved place either way.
+    """
+
+    def __init__(
+        self, name: str, args: RateScheduleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("billing:index:RateSchedule", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-invoke-role",
+            name=args.role_name,
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "scheduler.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-invoke-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "InvokeOneFunction",
+                            "Effect": "Allow",
+                            "Action": ["lambda:InvokeFunction"],
+                            "Resource": [args.function_arn],
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        aws.scheduler.Schedule(
+            f"{name}-schedule",
+            name=args.schedule_name,
+            schedule_expression=rate_expression(args.every_minutes),
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=args.function_arn,
+                role_arn=role.arn,
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(maximum_retry_attempts=0),
+            ),
+            state="ENABLED",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.register_outputs({})

@@ -1,0 +1,26 @@
+"""Reconciliation Lambda: run by EventBridge Scheduler every `reconcileIntervalMinutes`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from reconciliation import reconcile
+
+from shared.log import get_logger
+
+logger = get_logger("reconcile.handler")
+
+#: Outside Lambda (a manual run, a test) there is no deadline but this one.
+_NO_CONTEXT_BUDGET_MS = 60_000
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    if context is not None:
+        remaining = context.get_remaining_time_in_millis
+    else:
+        remaining = lambda: int(_NO_CONTEXT_BUDGET_MS - (time.monotonic() - started) * 1000)  # noqa: E731
+    result = reconcile(int(time.time()), remaining)
+    return asdict(result)
