@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from benchmarks import REPO_ROOT
 from tests.support.billing_world import BillingWorld, deploy_world, reset_runtime_caches
-from tests.support.emulators import running_moto, running_stripe_fake
-from tests.support.stripe_fake import StripeFake
+from tools.local.emulators import running_moto, running_stripe_fake
+from tools.local.stripe_emulator import StripeFake
 
 __all__ = ["REPO_ROOT", "Emulators", "emulators"]
 

@@ -74,6 +74,11 @@ class StackSettings:
     secrets_cache_ttl_seconds: int
     throttle_rate_limit: int
     throttle_burst_limit: int
+    redirect_paths: Mapping[str, str] = field(
+        default_factory=lambda: dict(REDIRECT_PATH_DEFAULTS)
+    )
+    """checkoutSuccessPath, checkoutCancelPath, portalReturnPath: where the frontend gets users
+    back after Checkout and the billing portal (paths on frontendDomain)."""
     reconcile_interval_minutes: int = 60
     """How often the reconciliation replays undelivered events."""
     snap_start: bool = False
@@ -111,7 +116,17 @@ PROJECT_KEYS = (
     "throttleBurstLimit",
     "snapStart",
     "reconcileIntervalMinutes",
+    "checkoutSuccessPath",
+    "checkoutCancelPath",
+    "portalReturnPath",
 )
+
+#: Where Checkout and the portal send users back to, on frontendDomain.
+REDIRECT_PATH_DEFAULTS = {
+    "checkoutSuccessPath": "/billing/success",
+    "checkoutCancelPath": "/billing/cancel",
+    "portalReturnPath": "/account",
+}
 
 # CloudWatch Logs accepts only these retention periods.
 _LOG_RETENTION_DAYS = frozenset(
@@ -263,6 +278,10 @@ def parse_settings(
         throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
         snap_start=_boolean(project_config, "snapStart", default=False),
         reconcile_interval_minutes=_reconcile_interval(project_config),
+        redirect_paths={
+            key: _path(project_config, key, default)
+            for key, default in REDIRECT_PATH_DEFAULTS.items()
+        },
         tags={"environment": environment, "project": project, "managed-by": "pulumi"},
     )
 
@@ -300,6 +319,16 @@ def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
         return parse_plans(config.full_key("plans"), raw)
     except PlanError as error:
         raise SettingsError(str(error)) from None
+
+
+def _path(config: pulumi.Config, key: str, default: str) -> str:
+    path = _string(config, key) or default
+    if not re.match(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$", path) or "//" in path:
+        raise SettingsError(
+            f"{config.full_key(key)} must be a path on frontendDomain starting with / "
+            f"(such as {default}), without a query or fragment"
+        )
+    return path
 
 
 def _reconcile_interval(config: pulumi.Config) -> int:

@@ -76,7 +76,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
             plans=settings.catalog.plans,
             currency=settings.catalog.currency,
             lookup_key_prefix=settings.prefix,
-            return_url=f"{settings.frontend_domain}/account",
+            return_url=settings.frontend_domain + settings.redirect_paths["portalReturnPath"],
             admin_api_key=settings.stripe_provider_key,
         ),
     )
@@ -172,6 +172,9 @@ def build_stack(settings: StackSettings) -> BillingStack:
             "FRONTEND_DOMAIN": settings.frontend_domain,
             "ALLOW_PROMOTION_CODES": str(settings.catalog.allow_promotion_codes).lower(),
             "AUTOMATIC_TAX": str(settings.catalog.automatic_tax).lower(),
+            "CHECKOUT_SUCCESS_PATH": settings.redirect_paths["checkoutSuccessPath"],
+            "CHECKOUT_CANCEL_PATH": settings.redirect_paths["checkoutCancelPath"],
+            "PORTAL_RETURN_PATH": settings.redirect_paths["portalReturnPath"],
         },
         [TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn])],
     )

@@ -32,6 +32,11 @@ def _frontend() -> str:
     return os.environ["FRONTEND_DOMAIN"].rstrip("/")
 
 
+def _redirect(variable: str, default: str) -> str:
+    """A URL on the frontend, at the path the stack configured (checkoutSuccessPath, ...)."""
+    return _frontend() + os.environ.get(variable, default)
+
+
 def _enabled(variable: str) -> bool:
     return os.environ.get(variable, "false").lower() == "true"
 
@@ -68,8 +73,9 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         "client_reference_id": caller.user_id,
         "metadata": {"userId": caller.user_id},
         "subscription_data": {"metadata": {"userId": caller.user_id}},
-        "success_url": f"{_frontend()}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": f"{_frontend()}/billing/cancel",
+        "success_url": _redirect("CHECKOUT_SUCCESS_PATH", "/billing/success")
+        + "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": _redirect("CHECKOUT_CANCEL_PATH", "/billing/cancel"),
     }
     if price.trial_days and not had_subscription:
         params["subscription_data"]["trial_period_days"] = price.trial_days
@@ -151,7 +157,7 @@ def create_portal_session(caller: Caller) -> dict[str, Any]:
             params={
                 "customer": customer_id,
                 "configuration": configuration,
-                "return_url": f"{_frontend()}/account",
+                "return_url": _redirect("PORTAL_RETURN_PATH", "/account"),
             }
         )
     )

@@ -252,3 +252,29 @@ def test_renaming_a_plan_updates_its_product_in_place(two_plans: Recording) -> N
     assert set(before) == set(after)
     product = next(urn for urn in after if urn.endswith("::stripe-pro-product"))
     assert after[product]["inputs"]["name"] == "Professional"
+
+
+def test_redirect_paths_reach_the_function_and_the_portal() -> None:
+    recording = run_program(
+        with_plans(
+            checkoutSuccessPath="/welcome",
+            checkoutCancelPath="/pricing",
+            portalReturnPath="/settings/billing",
+        )  # fmt: skip
+    )
+    variables = recording.one("aws:lambda/function:Function", "subscription-function").inputs[
+        "environment"
+    ]["variables"]
+    assert (variables["CHECKOUT_SUCCESS_PATH"], variables["CHECKOUT_CANCEL_PATH"]) == (
+        "/welcome",
+        "/pricing",
+    )
+    assert variables["PORTAL_RETURN_PATH"] == "/settings/billing"
+    portal = recording.one(PORTAL).inputs
+    assert portal["defaultReturnUrl"] == "https://app.example.com/settings/billing"
+
+
+@pytest.mark.parametrize("path", ["billing/success", "https://evil.example/x", "/a?b=c", "//x"])
+def test_a_redirect_path_that_is_not_a_path_is_refused(path: str) -> None:
+    with pytest.raises(SettingsError, match="checkoutSuccessPath must be a path"):
+        run_program(with_plans(checkoutSuccessPath=path))

@@ -18,7 +18,7 @@ from billing.names import LIMITS, StackNames
 from billing.settings import SettingsError
 from billing.stripe_archive import archive_price_hook, deactivate_portal_hook
 from billing.stripe_catalog import CANCELLATION_REASONS
-from tests.support.stripe_fake import StripeFake
+from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import PROJECT, Recording, base_config, fake_stripe_key, run_program
 
 PRICE = "stripe:index/price:Price"

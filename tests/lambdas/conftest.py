@@ -13,8 +13,8 @@ from tests.support.billing_world import (
     load_function,
     reset_runtime_caches,
 )
-from tests.support.emulators import running_moto, running_stripe_fake
-from tests.support.stripe_fake import StripeFake
+from tools.local.emulators import running_moto, running_stripe_fake
+from tools.local.stripe_emulator import StripeFake
 
 
 @pytest.fixture(scope="session")

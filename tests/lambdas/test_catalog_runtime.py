@@ -18,7 +18,7 @@ from tests.support.billing_world import (
     BillingWorld,
     body,
 )
-from tests.support.stripe_fake import RecordedRequest
+from tools.local.stripe_emulator import RecordedRequest
 
 USER = "user-1"
 CUSTOMER = "cus_catalogFAKE"
@@ -176,3 +176,19 @@ def test_a_plan_change_in_the_portal_shows_in_the_next_event(
     state = body(subscription.handler(world.api_event("GET", "/subscription"), None))
     assert (state["planId"], state["plan"], state["priceId"]) == ("pro", "annual", PRO_ANNUAL_PRICE)
     assert state["features"] == PRO_FEATURES
+
+
+def test_checkout_and_portal_return_to_the_configured_paths(
+    world: BillingWorld, subscription: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHECKOUT_SUCCESS_PATH", "/welcome")
+    monkeypatch.setenv("CHECKOUT_CANCEL_PATH", "/pricing")
+    monkeypatch.setenv("PORTAL_RETURN_PATH", "/settings/billing")
+    assert checkout(world, subscription, MONTHLY_PRICE)["statusCode"] == 200
+    params = session_request(world).params
+    assert params["success_url"] == world.frontend + "/welcome?session_id={CHECKOUT_SESSION_ID}"
+    assert params["cancel_url"] == world.frontend + "/pricing"
+    portal = subscription.handler(world.api_event("POST", "/subscription/portal"), None)
+    assert portal["statusCode"] == 200
+    (request,) = world.stripe.requests_to("POST", "/v1/billing_portal/sessions")
+    assert request.params["return_url"] == world.frontend + "/settings/billing"

@@ -17,7 +17,7 @@ from tests.support.billing_world import (
     fake_key,
     fake_webhook_secret,
 )
-from tests.support.stripe_fake import fixture
+from tools.local.stripe_emulator import fixture
 
 USER = "user-1"
 CUSTOMER = "cus_customerFAKE"

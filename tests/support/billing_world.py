@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from tests.support.stripe_fake import StripeFake
+from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import fake_stripe_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

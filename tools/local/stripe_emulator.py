@@ -1,6 +1,6 @@
 """A local Stripe API on loopback, serving objects in Stripe's real shapes.
 
-The shapes come from tests/data/stripe/ (copied from Stripe's published fixtures). It checks the
+The shapes come from stripe_objects/ beside this file (copied from Stripe's published fixtures). It checks the
 bearer key like Stripe (401 for an unknown key, which stripe-python raises as
 AuthenticationError), honours Idempotency-Key on creates, records every request, and makes
 signed webhook events with stripe-python's own `generate_signature_header`.
@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import stripe
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "stripe"
+DATA = Path(__file__).resolve().parent / "stripe_objects"
 
 
 def fixture(name: str) -> dict[str, Any]:

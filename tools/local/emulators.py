@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from moto.server import ThreadedMotoServer
 
-from tests.support.stripe_fake import StripeFake
+from tools.local.stripe_emulator import StripeFake
 
 
 @contextmanager
