@@ -74,9 +74,7 @@ class StackSettings:
     secrets_cache_ttl_seconds: int
     throttle_rate_limit: int
     throttle_burst_limit: int
-    redirect_paths: Mapping[str, str] = field(
-        default_factory=lambda: dict(REDIRECT_PATH_DEFAULTS)
-    )
+    redirect_paths: Mapping[str, str] = field(default_factory=lambda: dict(REDIRECT_PATH_DEFAULTS))
     """checkoutSuccessPath, checkoutCancelPath, portalReturnPath: where the frontend gets users
     back after Checkout and the billing portal (paths on frontendDomain)."""
     reconcile_interval_minutes: int = 60

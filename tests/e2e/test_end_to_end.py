@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.support.billing_world import REGION, BillingWorld, fake_webhook_secret
-from tools.local.emulators import running_moto, running_stripe_fake
 from tests.support.lambda_container import LambdaContainer, extract, runtime_packages
+from tools.local.emulators import running_moto, running_stripe_fake
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import Recording, Registration, base_config, fake_stripe_key, run_program
 
