@@ -260,7 +260,7 @@ def test_redirect_paths_reach_the_function_and_the_portal() -> None:
             checkoutSuccessPath="/welcome",
             checkoutCancelPath="/pricing",
             portalReturnPath="/settings/billing",
-        )  # fmt: skip
+        )
     )
     variables = recording.one("aws:lambda/function:Function", "subscription-function").inputs[
         "environment"

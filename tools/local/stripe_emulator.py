@@ -1,9 +1,9 @@
 """A local Stripe API on loopback, serving objects in Stripe's real shapes.
 
 The shapes come from stripe_objects/ beside this file (copied from Stripe's published
-fixtures). It checks the bearer key like Stripe (401 for an unknown key, which stripe-python raises as
-AuthenticationError), honours Idempotency-Key on creates, records every request, and makes
-signed webhook events with stripe-python's own `generate_signature_header`.
+fixtures). It checks the bearer key like Stripe (401 for an unknown key, which stripe-python
+raises as AuthenticationError), honours Idempotency-Key on creates, records every request, and
+makes signed webhook events with stripe-python's own `generate_signature_header`.
 """
 
 from __future__ import annotations
