@@ -42,6 +42,14 @@ _KMS_KEY_ARN = re.compile(
 _PLACEHOLDER_MARKERS = ("EXAMPLE", "example-")
 
 
+#: Where Checkout and the portal send users back to, on frontendDomain.
+REDIRECT_PATH_DEFAULTS = {
+    "checkoutSuccessPath": "/billing/success",
+    "checkoutCancelPath": "/billing/cancel",
+    "portalReturnPath": "/account",
+}
+
+
 class SettingsError(ValueError):
     """A stack config value is missing or malformed; the message names the key, never a value."""
 
@@ -118,13 +126,6 @@ PROJECT_KEYS = (
     "checkoutCancelPath",
     "portalReturnPath",
 )
-
-#: Where Checkout and the portal send users back to, on frontendDomain.
-REDIRECT_PATH_DEFAULTS = {
-    "checkoutSuccessPath": "/billing/success",
-    "checkoutCancelPath": "/billing/cancel",
-    "portalReturnPath": "/account",
-}
 
 # CloudWatch Logs accepts only these retention periods.
 _LOG_RETENTION_DAYS = frozenset(
