@@ -7,7 +7,8 @@ INSTALLED := $(VENV)/.installed
 PROGRAM_INSTALLED := $(VENV)/.installed-program
 ARGS ?=
 
-.PHONY: plan test lint bench up preview destroy clean
+.PHONY: plan test lint bench serve token complete-checkout up preview destroy clean
+PORT ?= 8000
 
 $(INSTALLED): requirements.txt infra/requirements.txt requirements-dev.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,18 @@ lint: $(INSTALLED)
 ## test: lint, type-check and run every test (program under mocks, handlers against moto + Stripe fake)
 test: lint
 	$(BIN)/pytest -n 2
+
+## serve: the whole API on http://127.0.0.1:$(PORT) with a demo page (STRIPE_API_KEY=sk_test_... for real test mode)
+serve: $(INSTALLED)
+	$(BIN)/python -m tools.local serve --port $(PORT) --stack $(STACK)
+
+## token: a dev JWT for the local server: make token USER=alice [EMAIL=alice@example.com]
+token: $(INSTALLED)
+	@$(BIN)/python -m tools.local token --user $(USER) $(if $(EMAIL),--email $(EMAIL))
+
+## complete-checkout: pay an emulator Checkout session: make complete-checkout SESSION=cs_test_...
+complete-checkout: $(INSTALLED)
+	$(BIN)/python -m tools.local complete-checkout --session $(SESSION) --port $(PORT)
 
 ## bench: cold start, warm path, Secrets Manager calls, DynamoDB cost, package size (see BENCHMARKS.md)
 bench: $(INSTALLED)

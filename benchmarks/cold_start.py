@@ -25,7 +25,7 @@ from benchmarks import floors
 from benchmarks.stats import median
 from billing.bytecode import find_runtime_python
 from billing.packaging import BUILD_DIR, build_function_archive, build_layer_archive
-from tests.support.lambda_container import RUNTIME_PACKAGES, extract
+from tools.local.lambda_container import RUNTIME_PACKAGES, extract
 
 _PROBE = r"""
 import json, sys, time

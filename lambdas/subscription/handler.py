@@ -52,7 +52,10 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     try:
         return response(200, route(event))
     except HttpError as error:
-        return response(error.status, {"error": error.message})
+        # A 401 here means API Gateway's authorizer was bypassed: answer in its shape, so a
+        # frontend sees one 401 body whoever sends it (openapi.yaml).
+        key = "message" if error.status == 401 else "error"
+        return response(error.status, {key: error.message})
     except Exception as error:
         logger.error("%s failed: %s", key, type(error).__name__)
         return response(502 if _is_upstream(error) else 500, {"error": "Internal error"})

@@ -10,7 +10,7 @@ import pytest
 
 from billing.packaging import build_function_archive, build_layer_archive
 from tests.support.billing_world import MONTHLY_PRICE, BillingWorld
-from tests.support.lambda_container import LambdaContainer, extract, runtime_packages
+from tools.local.lambda_container import LambdaContainer, extract, runtime_packages
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from tests.support import openapi
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import fake_stripe_key
 
@@ -42,7 +43,10 @@ def load_function(function_dir: str, module: str = "handler") -> ModuleType:
     path = str(LAMBDAS / function_dir)
     sys.path.insert(0, path)
     try:
-        return importlib.import_module(module)
+        loaded = importlib.import_module(module)
+        if module == "handler":
+            loaded.handler = openapi.checked(loaded.handler)  # type: ignore[attr-defined]
+        return loaded
     finally:
         sys.path.remove(path)
         for name in _FUNCTION_MODULES:

@@ -62,12 +62,27 @@ def new_id(prefix: str) -> str:
 
 
 class StripeFake:
-    """The fake's state and helpers; `base_url` goes into STRIPE_API_BASE."""
+    """The emulator's state and helpers; `base_url` goes into STRIPE_API_BASE.
 
-    def __init__(self) -> None:
+    With `hosted_pages` (local mode), Checkout and portal session URLs point at this server's
+    own pages instead of checkout.stripe.com: paying there completes the session, signs the
+    events Stripe would send and delivers them to `webhook` (URL and signing secret).
+    """
+
+    def __init__(self, hosted_pages: bool = False, port: int = 0) -> None:
         self.state = StripeState()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self.state))
+        self.hosted_pages = hosted_pages
+        self.webhook: tuple[str, str] | None = None
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def checkout_url(self, session_id: str) -> str:
+        base = self.base_url if self.hosted_pages else "https://checkout.stripe.com"
+        return f"{base}/c/pay/{session_id}"
+
+    def portal_url(self, session_id: str) -> str:
+        base = self.base_url if self.hosted_pages else "https://billing.stripe.com"
+        return f"{base}/p/session/{session_id}"
 
     @property
     def base_url(self) -> str:
@@ -166,6 +181,22 @@ class StripeFake:
         public = {k: v for k, v in session.items() if not k.startswith("_")}
         return copy.deepcopy(public), subscription
 
+    def pay_checkout(self, session_id: str) -> str:
+        """Complete a session as a paying customer would: deliver Stripe's events to the webhook
+        (when one is set) and return the URL Checkout sends the customer back to."""
+        session, subscription = self.complete_checkout(session_id)
+        invoice = self.invoice_for(subscription, paid=True)
+        now = int(time.time())
+        events = [
+            self.event("customer.subscription.created", subscription, now),
+            self.event("invoice.paid", invoice, now),
+            self.event("checkout.session.completed", session, now),
+        ]
+        for event in events:
+            delivered = self.webhook is not None and _deliver(self.webhook, event)
+            self.record_event(event, delivered)
+        return str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session_id)
+
     def invoice_for(self, subscription: Mapping[str, Any], paid: bool) -> dict[str, Any]:
         invoice = fixture("invoice")
         invoice.update(
@@ -226,7 +257,9 @@ def _error(status: int, kind: str, message: str, code: str | None = None) -> tup
     return status, {"error": {"type": kind, "message": message, "code": code}}
 
 
-def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
+def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
+    state = fake.state
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -239,6 +272,15 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, method: str) -> None:
             url = urlsplit(self.path)
+            if fake.hosted_pages and url.path.startswith(("/c/pay/", "/p/session/")):
+                status, headers, page = hosted_page(fake, method, url.path)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else url.query
             params = dict(parse_qsl(body, keep_blank_values=True))
@@ -316,7 +358,7 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
                         cancel_url=params.get("cancel_url"),
                         status="open",
                         subscription=None,
-                        url=f"https://checkout.stripe.com/c/pay/{session_id}",
+                        url=fake.checkout_url(session_id),
                     )
                     stored = dict(session, _price=price_id, _params=params)
                     state.objects[session_id] = stored
@@ -328,7 +370,7 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
                         customer=params.get("customer"),
                         configuration=params.get("configuration"),
                         return_url=params.get("return_url"),
-                        url=f"https://billing.stripe.com/p/session/{new_id('test')}",
+                        url=fake.portal_url(new_id("bps")),
                     )
                     return 200, portal
                 case "POST", (
@@ -357,6 +399,63 @@ def _handler_for(state: StripeState) -> type[BaseHTTPRequestHandler]:
             return _error(404, "invalid_request_error", f"Unrecognized request URL ({method})")
 
     return Handler
+
+
+def _deliver(webhook: tuple[str, str], event: Mapping[str, Any]) -> bool:
+    """POST one signed event to the webhook as Stripe does; True on a 2xx answer."""
+    import urllib.error
+    import urllib.request
+
+    url, secret = webhook
+    payload, header = StripeFake.signed(event, secret)
+    request = urllib.request.Request(
+        url,
+        data=payload.encode(),
+        headers={"Content-Type": "application/json", "Stripe-Signature": header},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return 200 <= response.status < 300
+    except urllib.error.URLError:
+        return False
+
+
+def hosted_page(fake: StripeFake, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """The emulator's own Checkout and portal pages (local mode only)."""
+    from html import escape
+
+    kind, _, object_id = path.strip("/").rpartition("/")
+    if kind == "c/pay":
+        session = fake.state.objects.get(object_id)
+        if session is None:
+            return 404, {"Content-Type": "text/plain"}, b"No such checkout session"
+        if method == "POST":
+            return 303, {"Location": fake.pay_checkout(object_id)}, b""
+        price = fake.state.objects.get(session["_price"], {})
+        amount = f"{price.get('unit_amount', 0) / 100:.2f} {str(price.get('currency', '')).upper()}"
+        body = (
+            "<!doctype html><title>Checkout (Stripe emulator)</title>"
+            "<h1>Checkout</h1><p>Stripe emulator: no card is charged.</p>"
+            f"<p id='amount'>{escape(amount)}</p>"
+            "<form method='post'>"
+            f"<button id='pay' type='submit'>Pay {escape(amount)}</button></form>"
+            f"<p><a id='cancel' href='{escape(str(session['cancel_url']))}'>Back</a></p>"
+        )
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, body.encode()
+    if kind == "p/session":
+        return_url = next(
+            (r.params.get("return_url") for r in reversed(fake.state.requests)
+             if r.path == "/v1/billing_portal/sessions"),
+            None,
+        ) or "/"  # fmt: skip
+        body = (
+            "<!doctype html><title>Billing portal (Stripe emulator)</title>"
+            "<h1 id='portal'>Billing portal</h1><p>Stripe emulator: manage your plan here.</p>"
+            f"<p><a id='return' href='{escape(return_url)}'>Return</a></p>"
+        )
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, body.encode()
+    return 404, {"Content-Type": "text/plain"}, b"Not found"
 
 
 def _list_subscriptions(state: StripeState, params: Mapping[str, str]) -> dict[str, Any]:

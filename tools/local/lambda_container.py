@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,34 +75,45 @@ class LambdaContainer:
     """One warm handler process; `invoke` sends an event and returns the handler's response."""
 
     def __init__(
-        self, function_dir: Path, layer_python: Path, runtime: Path, environment: Mapping[str, str]
+        self,
+        function_dir: Path,
+        layer_python: Path,
+        runtime: Path,
+        environment: Mapping[str, str],
+        logs: int | None = subprocess.PIPE,
     ) -> None:
+        """`logs=None` lets the function's log lines reach this terminal (local mode); the
+        default keeps them for `stop()` to return (tests check them)."""
+        self._lock = threading.Lock()
         self.foreign_modules: list[str] = []
         self.imported: list[str] = []
         """Top-level modules the process has imported so far."""
         self._process = subprocess.Popen(
             [sys.executable, "-S", "-E", "-B", "-c", _RUNNER, str(function_dir), str(layer_python),
              str(runtime), json.dumps(_stdlib_paths())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logs, text=True,
+            start_new_session=True,  # Ctrl-C stops the server, which then ends this process
             env={**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}, **environment},
         )  # fmt: skip
 
     def invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """One invocation; concurrent callers wait their turn, as Lambda queues them."""
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps(event) + "\n")
-        self._process.stdin.flush()
-        line = self._process.stdout.readline()
+        with self._lock:
+            self._process.stdin.write(json.dumps(event) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
         if not line:
-            assert self._process.stderr is not None
-            raise RuntimeError(f"the handler process died:\n{self._process.stderr.read()}")
+            logs = self._process.stderr.read() if self._process.stderr else ""
+            raise RuntimeError(f"the handler process died:\n{logs}")
         result = json.loads(line)
         self.foreign_modules = result["foreign"]
         self.imported = result["imported"]
         return result["response"]
 
     def stop(self) -> str:
-        """End the process; returns what it logged."""
-        assert self._process.stdin is not None and self._process.stderr is not None
+        """End the process; returns what it logged (when its logs were kept)."""
+        assert self._process.stdin is not None
         self._process.stdin.close()
         self._process.wait(timeout=30)
-        return self._process.stderr.read()
+        return self._process.stderr.read() if self._process.stderr else ""

@@ -1,0 +1,135 @@
+"""`make serve` as a frontend developer runs it: over real HTTP, then Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from tests.local.conftest import REPO_ROOT, Served, start_serve
+from tests.support import openapi
+from tools.local import devjwt
+
+
+def call(
+    served: Served,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(
+        served.base_url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers.items()), error.read()
+
+
+def api(served: Served, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    status, _, payload = call(served, method, path, body, headers)
+    found = openapi.problems(f"{method} {path}", {"statusCode": status, "body": payload})
+    assert not found, found
+    return status, json.loads(payload)
+
+
+def make_token(user: str) -> str:
+    result = subprocess.run(
+        ["make", "-s", "token", f"USER={user}"], cwd=REPO_ROOT, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def test_the_contract_and_the_demo_page_are_served(served: Served) -> None:
+    status, headers, payload = call(served, "GET", "/openapi.yaml")
+    assert status == 200 and payload == (REPO_ROOT / "openapi.yaml").read_bytes()
+    status, headers, payload = call(served, "GET", "/")
+    assert status == 200 and b"saas-billing demo" in payload
+    assert headers["Content-Type"].startswith("text/html")
+
+
+def test_prices_are_public_and_match_the_contract(served: Served) -> None:
+    status, prices = api(served, "GET", "/subscription/prices")
+    assert status == 200 and [plan["id"] for plan in prices["plans"]] == ["basic", "pro"]
+
+
+def test_cors_preflight_answers_only_the_allowed_origin(served: Served) -> None:
+    asked = {"Access-Control-Request-Method": "POST"}
+    status, headers, _ = call(served, "OPTIONS", "/subscription/checkout",
+                              headers={"Origin": served.base_url, **asked})  # fmt: skip
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == served.base_url
+    assert "authorization" in headers["Access-Control-Allow-Headers"]
+    status, headers, _ = call(served, "OPTIONS", "/subscription/checkout",
+                              headers={"Origin": "https://evil.example", **asked})  # fmt: skip
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_a_bad_or_expired_token_is_api_gateways_401(served: Served) -> None:
+    assert api(served, "GET", "/subscription", token="not-a-token") == (
+        401,
+        {"message": "Unauthorized"},
+    )
+    key = devjwt.signing_key(REPO_ROOT / "build" / "local" / "jwt.key")
+    expired = devjwt.issue(key, "alice", ttl_seconds=60, now=time.time() - 3600)
+    assert api(served, "GET", "/subscription", token=expired)[0] == 401
+    forged = devjwt.issue(b"another key" * 3, "alice")
+    assert api(served, "GET", "/subscription", token=forged)[0] == 401
+
+
+def test_a_token_from_make_token_reaches_the_function_as_its_caller(served: Served) -> None:
+    token = make_token("carol")
+    status, state = api(served, "GET", "/subscription", token=token)
+    assert status == 200 and state["isSubscribed"] is False
+
+
+def test_the_whole_flow_with_the_emulator(served: Served) -> None:
+    token = make_token("dave")
+    _, prices = api(served, "GET", "/subscription/prices")
+    pro = prices["plans"][1]["prices"]["monthly"]["id"]
+    status, checkout = api(served, "POST", "/subscription/checkout", {"priceId": pro}, token)
+    assert status == 200 and checkout["url"].startswith("http://127.0.0.1:")
+    completed = subprocess.run(
+        ["make", "-s", "complete-checkout", f"SESSION={checkout['sessionId']}",
+         f"PORT={served.port}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert completed.stdout.strip().startswith(served.base_url + "/billing/success?session_id=")
+    status, state = api(served, "GET", "/subscription", token=token)
+    assert state["isSubscribed"] is True and state["planId"] == "pro", "the webhook delivered"
+    assert api(served, "POST", "/subscription/sync", token=token)[1] == state
+    status, portal = api(served, "POST", "/subscription/portal", token=token)
+    assert status == 200 and "/p/session/" in portal["url"]
+
+
+def test_each_request_is_one_log_line(served: Served) -> None:
+    call(served, "GET", "/subscription/prices")
+    served.read_until("GET /subscription/prices 200", timeout=30)
+
+
+def test_ctrl_c_stops_cleanly() -> None:
+    running = start_serve()
+    running.read_until("stop:")
+    running.stop()  # make itself reports the interrupt; the server must clean up
+    assert "stopping" in running.lines
+    assert not any("Traceback" in line for line in running.lines), running.lines
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", running.port)) != 0, "the port must be free again"
+
+
+def test_a_live_key_is_refused() -> None:
+    running = start_serve({"STRIPE_API_KEY": "sk_live_" + "FAKE" * 6})
+    output, _ = running.process.communicate(timeout=120)
+    assert running.process.returncode != 0
+    assert "live key" in output and "FAKE" not in output

@@ -1,0 +1,181 @@
+"""Local mode: `make serve`, `make token USER=alice`, `make complete-checkout SESSION=cs_...`.
+
+`serve` runs the program under mocks for the stack (dev), stands what it declares up on moto's
+server, runs each function from its built archive behind the local API (`tools.local.server`)
+on http://127.0.0.1:PORT, and points the functions at Stripe: real test mode when
+STRIPE_API_KEY holds a test key (then `stripe listen --forward-to localhost:PORT/stripe/webhook`
+delivers webhooks, its whsec_ given as STRIPE_WEBHOOK_SECRET), else the bundled Stripe
+emulator, whose own Checkout page signs and delivers the events Stripe would. The functions'
+FRONTEND_DOMAIN is the local server (or FRONTEND_ORIGIN), so Checkout and the portal come back
+to the demo page. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT / "infra") not in sys.path:
+    sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
+
+from billing.paths import BUILD_DIR  # noqa: E402
+from billing.settings import REDIRECT_PATH_DEFAULTS, SettingsError  # noqa: E402
+from tools.local import devjwt, real_stripe  # noqa: E402
+
+JWT_KEY = BUILD_DIR / "local" / "jwt.key"
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def serve(stack_name: str, port: int) -> int:
+    from tools import plan
+    from tools.local.emulators import running_moto
+    from tools.local.server import DEMO_PATHS, LocalApi
+    from tools.local.server import serve as http_server
+    from tools.local.stack import DeployedStack
+    from tools.local.stripe_emulator import StripeFake
+    from tools.mock_engine import run_program
+
+    api_key = os.environ.get("STRIPE_API_KEY", "")
+    if api_key:
+        try:
+            real_stripe.check_key(api_key)
+        except real_stripe.LiveKeyError as error:
+            print(f"refused: {error}", file=sys.stderr)
+            return 2
+    try:
+        config, secret_keys = plan.stack_config(stack_name)
+        recording = run_program(config, stack=stack_name, secret_keys=tuple(sorted(secret_keys)))
+    except SettingsError as error:
+        print(f"settings error: {error}", file=sys.stderr)
+        return 2
+    origin = f"http://127.0.0.1:{port}"
+    frontend = os.environ.get("FRONTEND_ORIGIN", origin).rstrip("/")
+    project = config.get("saas-billing:frontendDomain", "")
+    paths = {
+        key: str(config.get(f"saas-billing:{key}") or default)
+        for key, default in REDIRECT_PATH_DEFAULTS.items()
+    }
+    _stop_on_sigterm()
+    with running_moto() as moto:
+        document: dict[str, Any] = json.loads(
+            recording.one("aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]
+        )
+        emulator: StripeFake | None = None
+        if api_key:
+            import stripe
+
+            client = stripe.StripeClient(api_key)
+            document = real_stripe.ensure_catalog(
+                client, recording, document, f"{stack_name}-local"
+            )
+            document["stripe_secret_key"] = api_key
+            document["stripe_webhook_secret"] = os.environ.get(
+                "STRIPE_WEBHOOK_SECRET", document["stripe_webhook_secret"]
+            )
+        else:
+            emulator = StripeFake(hosted_pages=True).start()
+            _stock_emulator(emulator, document)
+        stack = DeployedStack(
+            recording,
+            moto,
+            emulator,
+            BUILD_DIR / "local" / "functions",
+            document=document,
+            environment={"FRONTEND_DOMAIN": frontend, "LOG_LEVEL": "INFO"},
+            logs=None,
+        )
+        api = LocalApi(
+            stack,
+            devjwt.signing_key(JWT_KEY),
+            allowed_origins={origin, frontend, f"http://localhost:{port}", project} - {""},
+            demo_paths=DEMO_PATHS | set(paths.values()),
+            emulator=emulator,
+        )
+        server = http_server(api, port)
+        if emulator is not None:
+            emulator.webhook = (f"{origin}/stripe/webhook", stack.document["stripe_webhook_secret"])
+        mode = (
+            "real Stripe test mode"
+            if api_key
+            else f"the Stripe emulator at {emulator and emulator.base_url}"
+        )
+        print(
+            f"saas-billing ({stack_name}) on {origin} with {mode}\n"
+            f"  demo page:  {origin}/\n  contract:   {origin}/openapi.yaml\n"
+            f"  a token:    make token USER=alice\n  stop:       Ctrl-C",
+            flush=True,
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
+        finally:
+            server.server_close()
+            stack.stop()
+            if emulator is not None:
+                emulator.stop()
+    return 0
+
+
+def _stock_emulator(emulator: Any, document: dict[str, Any]) -> None:
+    """The emulator knows the stack's key and every catalog price, as the account would."""
+    emulator.state.valid_keys.add(document["stripe_secret_key"])
+    currency = document["stripe_catalog"]["currency"]
+    for plan in document["stripe_catalog"]["plans"]:
+        for price in plan["prices"].values():
+            emulator.add_price(price["id"], price["interval"], price["amount"], currency)
+    emulator.add_portal_configuration(document["stripe_portal_configuration_id"])
+
+
+def token(user: str, email: str | None) -> int:
+    print(devjwt.issue(devjwt.signing_key(JWT_KEY), user, email or f"{user}@example.com"))
+    return 0
+
+
+def complete_checkout(session: str, port: int) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/local/complete-checkout",
+        data=json.dumps({"sessionId": session}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        print(json.loads(response.read())["redirect"])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serving = commands.add_parser("serve", help="the whole API on 127.0.0.1")
+    serving.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    serving.add_argument("--stack", default="dev")
+    tokens = commands.add_parser("token", help="print a dev JWT the local server accepts")
+    tokens.add_argument("--user", default="alice")
+    tokens.add_argument("--email", default=None)
+    completing = commands.add_parser("complete-checkout", help="pay an emulator Checkout")
+    completing.add_argument("--session", required=True)
+    completing.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args.stack, args.port)
+    if args.command == "token":
+        return token(args.user, args.email)
+    return complete_checkout(args.session, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

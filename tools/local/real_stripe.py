@@ -1,0 +1,107 @@
+"""Real Stripe test mode for `make serve`: find or create the stack's catalog in the account.
+
+The program declares each price with a stack-scoped lookup key; here the same keys are looked
+up in the test account (`prices.list(lookup_keys=...)`) and created when missing (a product per
+plan, then its price), and a portal configuration offering them is found by its metadata or
+created. The ids the mocks invented in the secret document are then replaced by the account's
+real ones. Only `sk_test_`/`rk_test_` keys are accepted: local mode never touches live data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from tools.mock_engine import Recording
+
+if TYPE_CHECKING:
+    import stripe
+
+TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+
+
+class LiveKeyError(ValueError):
+    """A live key was offered to local mode."""
+
+
+def check_key(key: str) -> None:
+    if key.startswith(LIVE_KEY_PREFIXES):
+        raise LiveKeyError("STRIPE_API_KEY is a live key: local mode only runs on test keys")
+    if not key.startswith(TEST_KEY_PREFIXES):
+        raise LiveKeyError("STRIPE_API_KEY must be a Stripe test key (sk_test_...)")
+
+
+def ensure_catalog(
+    client: stripe.StripeClient, recording: Recording, document: Mapping[str, Any], local_tag: str
+) -> dict[str, Any]:
+    """The document with the mock's product, price and portal ids replaced by the account's."""
+    products = {p.id: p for p in recording.of_type("stripe:index/product:Product")}
+    real_products: dict[str, str] = {}
+    replacements: dict[str, str] = {}
+    for price in recording.of_type("stripe:index/price:Price"):
+        inputs = price.inputs
+        found = client.v1.prices.list(params={"lookup_keys": [inputs["lookupKey"]], "limit": 1})
+        if found.data:
+            replacements[price.id] = found.data[0].id
+            replacements.setdefault(inputs["product"], str(found.data[0].product))
+            continue
+        product_id = real_products.get(inputs["product"])
+        if product_id is None:
+            declared = products[inputs["product"]].inputs
+            product_id = client.v1.products.create(
+                params={"name": declared["name"], "metadata": {"stack": local_tag}}
+            ).id
+            real_products[inputs["product"]] = product_id
+            replacements[inputs["product"]] = product_id
+        created = client.v1.prices.create(
+            params={
+                "product": product_id,
+                "currency": inputs["currency"],
+                "unit_amount": inputs["unitAmount"],
+                "recurring": {"interval": inputs["recurring"]["interval"]},
+                "lookup_key": inputs["lookupKey"],
+                "nickname": inputs.get("nickname", ""),
+            }
+        )
+        replacements[price.id] = created.id
+    text = json.dumps(dict(document))
+    for mock_id, real_id in replacements.items():
+        text = text.replace(json.dumps(mock_id), json.dumps(real_id))
+    resolved: dict[str, Any] = json.loads(text)
+    resolved["stripe_portal_configuration_id"] = _portal_configuration(client, resolved, local_tag)
+    return resolved
+
+
+def _portal_configuration(
+    client: stripe.StripeClient, document: Mapping[str, Any], local_tag: str
+) -> str:
+    for configuration in client.v1.billing_portal.configurations.list(
+        params={"active": True, "limit": 100}
+    ).data:
+        metadata: Any = configuration.metadata or {}
+        if metadata.get("stack") == local_tag:
+            return str(configuration.id)
+    products: list[Any] = [
+        {"product": plan["productId"], "prices": [p["id"] for p in plan["prices"].values()]}
+        for plan in document["stripe_catalog"]["plans"]
+    ]
+    return str(
+        client.v1.billing_portal.configurations.create(
+            params={
+                "business_profile": {"headline": "Manage your plan (local)"},
+                "features": {
+                    "invoice_history": {"enabled": True},
+                    "payment_method_update": {"enabled": True},
+                    "subscription_cancel": {"enabled": True, "mode": "at_period_end"},
+                    "subscription_update": {
+                        "enabled": True,
+                        "default_allowed_updates": ["price"],
+                        "products": products,
+                    },
+                },
+                "metadata": {"stack": local_tag},
+            }
+        ).id
+    )

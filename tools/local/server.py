@@ -1,0 +1,168 @@
+"""The local API: what API Gateway does in front of the Lambdas, on 127.0.0.1.
+
+Routes come from the program's declarations (`DeployedStack.routes`). For each request it does
+what the HTTP API would: answer CORS preflights for the allowed origins (and add the CORS
+header to their responses), check the JWT on routes that require one (`devjwt`, 401 with API
+Gateway's own `{"message": "Unauthorized"}`), build the payload 2.0 event with the token's
+claims, and return the function's response. It also serves the demo page, `openapi.yaml`, and
+two local-only helpers under /local/ (a dev token for the demo page's sign-in, and completing
+an emulator Checkout). Each request is logged in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tools.local import devjwt
+from tools.local.stack import NOT_FOUND, UNAUTHORIZED, DeployedStack
+from tools.local.stripe_emulator import StripeFake
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_PAGE = Path(__file__).resolve().parent / "demo" / "index.html"
+OPENAPI = REPO_ROOT / "openapi.yaml"
+#: The demo page answers on these paths too: Checkout and the portal send people back there.
+DEMO_PATHS = {"/", "/index.html"}
+CORS_METHODS = "GET,OPTIONS,POST"
+CORS_HEADERS = "authorization,content-type"
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class LocalApi:
+    """The router; `handle` is a plain function of the request, so tests can call it directly."""
+
+    stack: DeployedStack
+    jwt_key: bytes
+    allowed_origins: set[str]
+    demo_paths: set[str] = field(default_factory=lambda: set(DEMO_PATHS))
+    emulator: StripeFake | None = None
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        url = urlsplit(target)
+        lowered = {name.lower(): value for name, value in headers.items()}
+        origin = lowered.get("origin")
+        cors = (
+            {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+            if origin in self.allowed_origins
+            else {}
+        )
+        if method == "OPTIONS":
+            return self._preflight(origin, lowered)
+        if method == "GET" and url.path in self.demo_paths:
+            return _file(DEMO_PAGE, "text/html; charset=utf-8")
+        if method == "GET" and url.path == "/openapi.yaml":
+            return _file(OPENAPI, "application/yaml")
+        if url.path.startswith("/local/"):
+            return self._local(method, url.path, body)
+        route = self.stack.routes.get(f"{method} {url.path}")
+        if route is None:
+            return _json(404, NOT_FOUND, cors)
+        claims = None
+        if route.requires_jwt:
+            token = lowered.get("authorization", "").removeprefix("Bearer ").strip()
+            try:
+                claims = devjwt.verify(token, self.jwt_key)
+            except devjwt.InvalidTokenError:
+                return _json(401, UNAUTHORIZED, {**cors, "www-authenticate": "Bearer"})
+        event = self.stack.event(
+            method,
+            url.path,
+            body.decode("utf-8", "replace") if body else None,
+            claims,
+            lowered,
+            url.query,
+        )
+        response = route.container.invoke(event)
+        response_headers = {**(response.get("headers") or {}), **cors}
+        if not cors:  # API Gateway answers only allowed origins' CORS
+            response_headers.pop("Access-Control-Allow-Origin", None)
+        return response["statusCode"], response_headers, str(response.get("body", "")).encode()
+
+    def _preflight(self, origin: str | None, headers: Mapping[str, str]) -> Response:
+        wanted = headers.get("access-control-request-method", "")
+        if origin not in self.allowed_origins or wanted not in CORS_METHODS.split(","):
+            return 204, {}, b""
+        return (
+            204,
+            {
+                "Access-Control-Allow-Origin": str(origin),
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": CORS_HEADERS,
+                "Access-Control-Max-Age": "3600",
+                "Vary": "Origin",
+            },
+            b"",
+        )
+
+    def _local(self, method: str, path: str, body: bytes) -> Response:
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return _json(400, {"error": "Request body must be JSON"})
+        if method == "POST" and path == "/local/token":
+            user = str(request.get("user") or "alice")
+            token = devjwt.issue(self.jwt_key, user, request.get("email") or f"{user}@example.com")
+            return _json(200, {"token": token})
+        if method == "POST" and path == "/local/complete-checkout" and self.emulator:
+            session_id = str(request.get("sessionId") or "")
+            if session_id not in self.emulator.state.objects:
+                return _json(404, {"error": "No such checkout session"})
+            return _json(200, {"redirect": self.emulator.pay_checkout(session_id)})
+        return _json(404, NOT_FOUND)
+
+
+def _json(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
+    return (
+        status,
+        {"Content-Type": "application/json", **(headers or {})},
+        json.dumps(body).encode(),
+    )
+
+
+def _file(path: Path, content_type: str) -> Response:
+    return 200, {"Content-Type": content_type}, path.read_bytes()
+
+
+def serve(api: LocalApi, port: int) -> ThreadingHTTPServer:
+    """An HTTP server for `api` on 127.0.0.1:`port` (0 picks a free one); call serve_forever."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # one line per request, below
+
+        def _handle(self) -> None:
+            started = time.perf_counter()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            try:
+                status, headers, payload = api.handle(
+                    self.command, self.path, dict(self.headers.items()), body
+                )
+            except Exception as error:  # a handler process died: say so, keep serving
+                status, headers, payload = _json(502, {"message": "Internal Server Error"})
+                print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            elapsed = (time.perf_counter() - started) * 1000
+            print(f"{self.command} {urlsplit(self.path).path} {status} {elapsed:.0f}ms", flush=True)
+
+        do_GET = do_POST = do_OPTIONS = _handle  # noqa: N815 - http.server's method names
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
