@@ -80,7 +80,7 @@ def _portal_configuration(
     for configuration in client.v1.billing_portal.configurations.list(
         params={"active": True, "limit": 100}
     ).data:
-        metadata: Any = configuration.metadata or {}
+        metadata: Any = configuration.metadata.to_dict() if configuration.metadata else {}
         if metadata.get("stack") == local_tag:
             return str(configuration.id)
     products: list[Any] = [

@@ -331,6 +331,50 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
             self, method: str, parts: list[str], params: dict[str, str]
         ) -> tuple[int, dict[str, Any]]:
             match method, parts:
+                case "GET", ["v1", "prices"]:
+                    keys = {v for k, v in params.items() if k.startswith("lookup_keys[")}
+                    prices = [
+                        obj
+                        for obj in state.objects.values()
+                        if obj.get("object") == "price" and obj.get("lookup_key") in keys
+                    ]
+                    return 200, {"object": "list", "data": prices, "has_more": False,
+                                 "url": "/v1/prices"}  # fmt: skip
+                case "POST", ["v1", "products"]:
+                    product = fixture("product")
+                    product.update(
+                        id=new_id("prod"), name=params.get("name"),
+                        metadata=_nested(params, "metadata"),
+                    )  # fmt: skip
+                    state.objects[product["id"]] = product
+                    return 200, product
+                case "POST", ["v1", "prices"]:
+                    price = fixture("price")
+                    price.update(
+                        id=new_id("price"), product=params.get("product"),
+                        currency=params.get("currency"), lookup_key=params.get("lookup_key"),
+                        unit_amount=int(params.get("unit_amount", 0)), type="recurring",
+                        recurring={"interval": params.get("recurring[interval]"),
+                                   "interval_count": 1},
+                    )  # fmt: skip
+                    state.objects[price["id"]] = price
+                    return 200, price
+                case "GET", ["v1", "billing_portal", "configurations"]:
+                    configurations = [
+                        obj
+                        for obj in state.objects.values()
+                        if obj.get("object") == "billing_portal.configuration" and obj.get("active")
+                    ]
+                    return 200, {"object": "list", "data": configurations, "has_more": False,
+                                 "url": "/v1/billing_portal/configurations"}  # fmt: skip
+                case "POST", ["v1", "billing_portal", "configurations"]:
+                    configuration = fixture("billing_portal.configuration")
+                    configuration.update(
+                        id=new_id("bpc"), is_default=False, livemode=False,
+                        metadata=_nested(params, "metadata"),
+                    )  # fmt: skip
+                    state.objects[configuration["id"]] = configuration
+                    return 200, configuration
                 case "POST", ["v1", "customers"]:
                     customer = fixture("customer")
                     customer.update(
