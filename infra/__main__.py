@@ -8,6 +8,7 @@ from billing.stack import build_stack
 stack = build_stack(load_settings())
 
 pulumi.export("apiUrl", stack.api_url)
+pulumi.export("alarmTopicArn", stack.alarm_topic_arn)
 pulumi.export("webhookUrl", stack.webhook_url)
 pulumi.export("secretArn", stack.secret_arn)
 pulumi.export("productId", stack.product_id)

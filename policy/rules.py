@@ -170,6 +170,37 @@ def stack_outputs_hold_no_keys_validator(
                 report_violation(f"stack output {name} holds a key-shaped value", resource.urn)
 
 
+def api_domain_uses_tls_1_2_validator(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    """A custom API domain refuses TLS below 1.2."""
+    if args.resource_type != "aws:apigatewayv2/domainName:DomainName":
+        return
+    configuration = args.props.get("domainNameConfiguration") or {}
+    if configuration.get("securityPolicy") != "TLS_1_2":
+        report_violation("the API's domain name must use security policy TLS_1_2", None)
+
+
+def every_function_has_an_errors_alarm_validator(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    """Every Lambda function has an alarm on its Errors that notifies someone."""
+    alarmed = {
+        (resource.props.get("dimensions") or {}).get("FunctionName")
+        for resource in args.resources
+        if resource.resource_type == "aws:cloudwatch/metricAlarm:MetricAlarm"
+        and resource.props.get("namespace") == "AWS/Lambda"
+        and resource.props.get("metricName") == "Errors"
+        and resource.props.get("alarmActions")
+    }
+    for resource in args.resources:
+        if resource.resource_type != "aws:lambda/function:Function":
+            continue
+        name = resource.props.get("name")
+        if name not in alarmed:
+            report_violation(f"function {name} has no Errors alarm with an action", resource.urn)
+
+
 RESOURCE_POLICIES = [
     ResourceValidationPolicy(
         name="lambda-environment-has-no-secrets",
@@ -201,12 +232,24 @@ RESOURCE_POLICIES = [
         validate=table_has_point_in_time_recovery_validator,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
+    ResourceValidationPolicy(
+        name="api-domain-uses-tls-1-2",
+        description="A custom API domain name uses the TLS 1.2 security policy.",
+        validate=api_domain_uses_tls_1_2_validator,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
 ]
 STACK_POLICIES = [
     StackValidationPolicy(
         name="stack-outputs-hold-no-keys",
         description="No stack output holds a key-shaped value.",
         validate=stack_outputs_hold_no_keys_validator,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="every-function-has-an-errors-alarm",
+        description="Every Lambda function has an Errors alarm that notifies someone.",
+        validate=every_function_has_an_errors_alarm_validator,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
 ]

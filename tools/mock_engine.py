@@ -152,6 +152,11 @@ def _archive_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _uuid(name: str) -> str:
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
 def _stable_id(prefix: str, name: str) -> str:
     return f"{prefix}_{hashlib.sha256(name.encode()).hexdigest()[:14]}"
 
@@ -186,6 +191,29 @@ class RealisticMocks(pulumi_mocks.Mocks):
                     f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
                     f"{outputs['arn']}/invocations"
                 )
+            case "aws:acm/certificate:Certificate":
+                resource_id = f"{arn_prefix.format('acm')}:certificate/{_uuid(args.name)}"
+                outputs["arn"] = resource_id
+                outputs["domainValidationOptions"] = [
+                    {
+                        "domainName": inputs["domainName"],
+                        "resourceRecordName": f"_acme.{inputs['domainName']}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_validation.{_stable_id('acm', args.name)}.aws.",
+                    }
+                ]
+            case "aws:acm/certificateValidation:CertificateValidation":
+                outputs["certificateArn"] = inputs["certificateArn"]
+            case "aws:route53/record:Record":
+                outputs["fqdn"] = str(inputs["name"]).rstrip(".")
+            case "aws:apigatewayv2/domainName:DomainName":
+                resource_id = inputs["domainName"]
+                outputs["domainNameConfiguration"] = {
+                    **inputs["domainNameConfiguration"],
+                    "targetDomainName": f"d-{_stable_id('d', args.name)}.execute-api.{REGION}"
+                    ".amazonaws.com",
+                    "hostedZoneId": "Z1UJRXOUMOOFQ8",
+                }
             case "aws:lambda/alias:Alias":
                 function_arn = f"{arn_prefix.format('lambda')}:function:{inputs['functionName']}"
                 outputs["arn"] = f"{function_arn}:{inputs['name']}"

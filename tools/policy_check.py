@@ -61,7 +61,13 @@ def check(recording: Recording) -> tuple[list[str], list[Violation]]:
     stack = PolicyResource(
         "pulumi:pulumi:Stack", recording.exports, stack_urn, "stack", _options(), None, None, [], {}
     )
+    resources = [
+        PolicyResource(r.type, r.inputs, r.urn, r.name, _options(), None, None, [], {})
+        for r in recording.resources
+    ]
     for stack_policy in STACK_POLICIES:
-        stack_policy.validate(StackValidationArgs([stack]), reporter(stack_policy.name, stack_urn))
+        stack_policy.validate(
+            StackValidationArgs([stack, *resources]), reporter(stack_policy.name, stack_urn)
+        )
     names = [p.name for p in RESOURCE_POLICIES] + [p.name for p in STACK_POLICIES]
     return names, violations

@@ -49,6 +49,7 @@ class HttpApi(pulumi.ComponentResource):
     api_endpoint: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
     authorizer_id: pulumi.Output[str]
+    stage_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None
@@ -86,7 +87,7 @@ class HttpApi(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        aws.apigatewayv2.Stage(
+        stage = aws.apigatewayv2.Stage(
             f"{name}-default-stage",
             api_id=api.id,
             name="$default",
@@ -94,6 +95,8 @@ class HttpApi(pulumi.ComponentResource):
             default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
                 throttling_rate_limit=args.throttle_rate_limit,
                 throttling_burst_limit=args.throttle_burst_limit,
+                # Per-route metrics, for the webhook's alarms and the dashboard.
+                detailed_metrics_enabled=True,
             ),
             access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
                 destination_arn=access_logs.arn, format=_ACCESS_LOG_FORMAT
@@ -105,6 +108,7 @@ class HttpApi(pulumi.ComponentResource):
         self.api_endpoint = api.api_endpoint
         self.execution_arn = api.execution_arn
         self.authorizer_id = authorizer.id
+        self.stage_name = stage.name
         self.register_outputs({"apiEndpoint": self.api_endpoint})
 
 

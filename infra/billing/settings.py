@@ -50,6 +50,15 @@ REDIRECT_PATH_DEFAULTS = {
 }
 
 
+@dataclass(frozen=True)
+class ApiDomain:
+    """`apiDomainName` with the zone that validates and aliases it, and/or its certificate."""
+
+    name: str
+    hosted_zone_id: str | None
+    certificate_arn: str | None
+
+
 class SettingsError(ValueError):
     """A stack config value is missing or malformed; the message names the key, never a value."""
 
@@ -85,6 +94,12 @@ class StackSettings:
     redirect_paths: Mapping[str, str] = field(default_factory=lambda: dict(REDIRECT_PATH_DEFAULTS))
     """checkoutSuccessPath, checkoutCancelPath, portalReturnPath: where the frontend gets users
     back after Checkout and the billing portal (paths on frontendDomain)."""
+    region: str = "us-east-1"
+    """aws:region: the dashboard's widgets name it."""
+    alarm_email: str | None = None
+    """An address subscribed to the alarm topic (it must confirm the subscription)."""
+    api_domain: ApiDomain | None = None
+    """The API's own domain name, when configured."""
     reconcile_interval_minutes: int = 60
     """How often the reconciliation replays undelivered events."""
     snap_start: bool = False
@@ -125,6 +140,10 @@ PROJECT_KEYS = (
     "checkoutSuccessPath",
     "checkoutCancelPath",
     "portalReturnPath",
+    "alarmEmail",
+    "apiDomainName",
+    "hostedZoneId",
+    "certificateArn",
 )
 
 # CloudWatch Logs accepts only these retention periods.
@@ -277,6 +296,9 @@ def parse_settings(
         throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
         snap_start=_boolean(project_config, "snapStart", default=False),
         reconcile_interval_minutes=_reconcile_interval(project_config),
+        region=pulumi.Config("aws").get("region") or "us-east-1",
+        alarm_email=_alarm_email(project_config),
+        api_domain=_api_domain(project_config),
         redirect_paths={
             key: _path(project_config, key, default)
             for key, default in REDIRECT_PATH_DEFAULTS.items()
@@ -318,6 +340,49 @@ def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
         return parse_plans(config.full_key("plans"), raw)
     except PlanError as error:
         raise SettingsError(str(error)) from None
+
+
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{5,31}$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+def _alarm_email(config: pulumi.Config) -> str | None:
+    email = _string(config, "alarmEmail") or None
+    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise SettingsError(f"{config.full_key('alarmEmail')} must be an e-mail address")
+    return email
+
+
+def _api_domain(config: pulumi.Config) -> ApiDomain | None:
+    """`apiDomainName` needs `hostedZoneId` or `certificateArn`; either alone is a mistake."""
+    name = (_string(config, "apiDomainName") or "").lower().rstrip(".") or None
+    zone = _string(config, "hostedZoneId") or None
+    certificate = _string(config, "certificateArn") or None
+    if name is None:
+        if zone or certificate:
+            given = "hostedZoneId" if zone else "certificateArn"
+            raise SettingsError(
+                f"{config.full_key(given)} is set but {config.full_key('apiDomainName')} is not: "
+                "set the API's domain name too, or remove it"
+            )
+        return None
+    if not _DOMAIN.match(name):
+        raise SettingsError(f"{config.full_key('apiDomainName')} must be a domain name")
+    if zone is None and certificate is None:
+        raise SettingsError(
+            f"{config.full_key('apiDomainName')} needs {config.full_key('hostedZoneId')} (a "
+            f"certificate is made and validated in that Route 53 zone) or "
+            f"{config.full_key('certificateArn')} (an ACM certificate in the stack's region)"
+        )
+    if zone is not None and not _ZONE_ID.match(zone):
+        raise SettingsError(f"{config.full_key('hostedZoneId')} must be a Route 53 zone id (Z...)")
+    if certificate is not None and not _ACM_ARN.match(certificate):
+        raise SettingsError(
+            f"{config.full_key('certificateArn')} must be an ACM certificate ARN in the stack's "
+            "region (API Gateway's regional domains need one there)"
+        )
+    return ApiDomain(name, zone, certificate)
 
 
 def _path(config: pulumi.Config, key: str, default: str) -> str:

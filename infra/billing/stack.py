@@ -13,9 +13,11 @@ from typing import Any
 import pulumi
 
 from billing.app_secret import AppSecret, AppSecretArgs
+from billing.domain import CustomDomain, CustomDomainArgs
 from billing.function import BillingFunction, BillingFunctionArgs, TableAccess
 from billing.http_api import HttpApi, HttpApiArgs, LambdaRoutes, LambdaRoutesArgs
 from billing.layer import SharedLayer, SharedLayerArgs
+from billing.monitoring import Monitoring, MonitoringArgs
 from billing.names import FunctionNames
 from billing.packaging import build_function_archive, build_layer_archive
 from billing.routes import SUBSCRIPTION_ROUTES, WEBHOOK_PATH, WEBHOOK_ROUTES
@@ -36,6 +38,7 @@ RECONCILE_TIMEOUT_SECONDS = 300
 class BillingStack:
     """What the program exports."""
 
+    alarm_topic_arn: pulumi.Output[str]
     api_url: pulumi.Output[str]
     webhook_url: pulumi.Output[str]
     secret_arn: pulumi.Output[str]
@@ -68,7 +71,22 @@ def build_stack(settings: StackSettings) -> BillingStack:
             tags=settings.tags,
         ),
     )
-    webhook_url = pulumi.Output.concat(api.api_endpoint, WEBHOOK_PATH)
+    api_url: pulumi.Input[str] = api.api_endpoint
+    if settings.api_domain is not None:
+        domain = CustomDomain(
+            "api-domain",
+            CustomDomainArgs(
+                domain_name=settings.api_domain.name,
+                api_id=api.api_id,
+                stage=api.stage_name,
+                hosted_zone_id=settings.api_domain.hosted_zone_id,
+                certificate_arn=settings.api_domain.certificate_arn,
+                tags=settings.tags,
+            ),
+        )
+        api_url = domain.url
+    # Stripe calls the webhook where the frontend calls the API: the custom domain when set.
+    webhook_url = pulumi.Output.concat(api_url, WEBHOOK_PATH)
 
     catalog = StripeCatalog(
         "stripe",
@@ -232,8 +250,24 @@ def build_stack(settings: StackSettings) -> BillingStack:
             ),
         )
 
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            prefix=settings.prefix,
+            api_id=api.api_id,
+            api_functions=[settings.names.subscription_function, settings.names.webhook_function],
+            webhook_function=settings.names.webhook_function,
+            reconcile_function=settings.names.reconcile_function,
+            reconcile_interval_minutes=settings.reconcile_interval_minutes,
+            region=settings.region,
+            alarm_email=settings.alarm_email,
+            tags=settings.tags,
+        ),
+    )
+
     return BillingStack(
-        api_url=api.api_endpoint,
+        alarm_topic_arn=monitoring.topic_arn,
+        api_url=pulumi.Output.from_input(api_url),
         webhook_url=webhook_url,
         secret_arn=secret.arn,
         product_id=catalog.plans[0].product_id,

@@ -388,6 +388,7 @@ def test_api_routes_authorizer_cors_throttling_and_logs(dev: Recording) -> None:
 def test_exports_name_what_a_user_needs(dev: Recording) -> None:
     assert set(dev.exports) == {
         "apiUrl",
+        "alarmTopicArn",
         "webhookUrl",
         "secretArn",
         "productId",

@@ -37,7 +37,9 @@ def test_the_pack_enforces_every_rule_as_mandatory() -> None:
             "secret-read-is-never-wildcard",
             "webhook-endpoint-is-pinned",
             "table-has-point-in-time-recovery",
+            "api-domain-uses-tls-1-2",
             "stack-outputs-hold-no-keys",
+            "every-function-has-an-errors-alarm",
         ]
     )
     assert pack["levels"] == ["EnforcementLevel.MANDATORY"]

@@ -193,3 +193,50 @@ def test_every_policy_is_named_in_kebab_case_with_one_sentence() -> None:
     for policy in [*rules.RESOURCE_POLICIES, *rules.STACK_POLICIES]:
         assert policy.name == policy.name.lower() and " " not in policy.name
         assert policy.description.endswith(".") and policy.description.count(". ") == 0
+
+
+# -- api-domain-uses-tls-1-2 -------------------------------------------------------------
+
+DOMAIN = "aws:apigatewayv2/domainName:DomainName"
+
+
+def test_domain_tls() -> None:
+    check = rules.api_domain_uses_tls_1_2_validator
+    good = {"domainNameConfiguration": {"securityPolicy": "TLS_1_2", "endpointType": "REGIONAL"}}
+    assert violations(check, DOMAIN, good) == []
+    assert violations(check, DOMAIN, {"domainNameConfiguration": {"securityPolicy": "TLS_1_0"}})
+    assert violations(check, DOMAIN, {}), "a missing policy is API Gateway's TLS 1.0 default"
+    assert violations(check, TABLE, {}) == []
+
+
+# -- every-function-has-an-errors-alarm ----------------------------------------------------
+
+
+def resource(type_: str, props: dict[str, Any]) -> PolicyResource:
+    return PolicyResource(type_, props, f"urn:{type_}", "test", _options(), None, None, [], {})
+
+
+def alarm_violations(*resources: PolicyResource) -> list[str]:
+    found: list[str] = []
+    rules.every_function_has_an_errors_alarm_validator(
+        StackValidationArgs(list(resources)), lambda message, urn: found.append(message)
+    )
+    return found
+
+
+def test_every_function_needs_an_errors_alarm_that_notifies() -> None:
+    function = resource(FUNCTION, {"name": "dev-saas-billing-subscription"})
+    alarm = {
+        "namespace": "AWS/Lambda",
+        "metricName": "Errors",
+        "dimensions": {"FunctionName": "dev-saas-billing-subscription"},
+        "alarmActions": ["arn:aws:sns:us-east-1:123456789012:alarms"],
+    }
+    alarm_type = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    assert alarm_violations(function, resource(alarm_type, alarm)) == []
+    assert alarm_violations(function), "no alarm at all"
+    assert alarm_violations(function, resource(alarm_type, {**alarm, "alarmActions": []}))
+    assert alarm_violations(function, resource(alarm_type, {**alarm, "metricName": "Throttles"}))
+    other = {**alarm, "dimensions": {"FunctionName": "another"}}
+    assert alarm_violations(function, resource(alarm_type, other))
+    assert alarm_violations() == []

@@ -1,0 +1,106 @@
+"""The API on its own name (`apiDomainName`), e.g. api.dev.example.com, instead of execute-api.
+
+With `hostedZoneId`, an ACM certificate in the stack's region is requested and validated by DNS
+in that Route 53 zone, and an alias record points the name at the API. With `certificateArn`
+(a certificate in the stack's region covering the name), that certificate is used; add
+`hostedZoneId` too for the alias record, or point your DNS at the exported regional name.
+The domain is regional with TLS 1.2; the `$default` stage is mapped at its root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class CustomDomainArgs:
+    domain_name: str
+    api_id: pulumi.Input[str]
+    stage: pulumi.Input[str]
+    hosted_zone_id: str | None
+    certificate_arn: str | None
+    tags: Mapping[str, str]
+
+
+class CustomDomain(pulumi.ComponentResource):
+    """Certificate (unless given), API Gateway domain name, API mapping and alias record."""
+
+    url: str
+    regional_domain_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: CustomDomainArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("billing:index:CustomDomain", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        certificate_arn: pulumi.Input[str]
+        if args.certificate_arn:
+            certificate_arn = args.certificate_arn
+        else:
+            assert args.hosted_zone_id, "settings require a zone when no certificate is given"
+            certificate = aws.acm.Certificate(
+                f"{name}-certificate",
+                domain_name=args.domain_name,
+                validation_method="DNS",
+                tags=dict(args.tags),
+                opts=child,
+            )
+            option = certificate.domain_validation_options[0]
+            record = aws.route53.Record(
+                f"{name}-certificate-validation",
+                zone_id=args.hosted_zone_id,
+                name=option.resource_record_name,
+                type=option.resource_record_type,
+                records=[option.resource_record_value],
+                ttl=300,
+                allow_overwrite=True,
+                opts=child,
+            )
+            certificate_arn = aws.acm.CertificateValidation(
+                f"{name}-certificate-ready",
+                certificate_arn=certificate.arn,
+                validation_record_fqdns=[record.fqdn],
+                opts=child,
+            ).certificate_arn
+        domain = aws.apigatewayv2.DomainName(
+            f"{name}-domain",
+            domain_name=args.domain_name,
+            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+                certificate_arn=certificate_arn,
+                endpoint_type="REGIONAL",
+                security_policy="TLS_1_2",
+            ),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.apigatewayv2.ApiMapping(
+            f"{name}-mapping",
+            api_id=args.api_id,
+            domain_name=domain.id,
+            stage=args.stage,
+            opts=child,
+        )
+        configuration = domain.domain_name_configuration
+        if args.hosted_zone_id:
+            for record_type in ("A", "AAAA"):
+                aws.route53.Record(
+                    f"{name}-alias-{record_type.lower()}",
+                    zone_id=args.hosted_zone_id,
+                    name=args.domain_name,
+                    type=record_type,
+                    aliases=[
+                        aws.route53.RecordAliasArgs(
+                            name=configuration.target_domain_name,
+                            zone_id=configuration.hosted_zone_id,
+                            evaluate_target_health=False,
+                        )
+                    ],
+                    opts=child,
+                )
+        self.url = f"https://{args.domain_name}"
+        self.regional_domain_name = configuration.target_domain_name
+        self.register_outputs({"url": self.url})

@@ -1,0 +1,216 @@
+"""Someone hears when billing breaks: alarms to one SNS topic, and a dashboard per stack.
+
+Thresholds, chosen so a quiet stack never alarms (missing data is "not breaching") and a single
+blip does not page, while a lasting failure does well inside Stripe's three days of retries:
+
+| alarm | metric | fires when |
+|---|---|---|
+| `<function>-errors` | Lambda Errors (Sum, 5 min) | ≥ 1 in 2 of the last 3 windows |
+| `<function>-throttles` | Lambda Throttles (Sum, 5 min) | ≥ 1 in a window |
+| `reconcile-errors` | the reconciliation's Errors (Sum, per run interval) | any failed run |
+| `webhook-5xx` | API 5xx on POST /stripe/webhook (Sum, 5 min) | ≥ 1 in 2 of 3 windows |
+| `webhook-4xx-surge` | API 4xx on POST /stripe/webhook (Sum, 15 min) | ≥ 10 (note 1) |
+| `api-5xx` | the whole API's 5xx (Sum, 5 min) | ≥ 5 in 2 of 3 windows |
+
+(1) Genuine deliveries refused, as after a signing-secret mismatch; a stray forgery is not that.
+Per-route API metrics need `detailed_metrics_enabled` on the stage (set by `HttpApi`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from billing.routes import WEBHOOK_PATH
+
+FIVE_MINUTES = 300
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm's metric and rule."""
+
+    name: str
+    namespace: str
+    metric: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    threshold: float
+    period: int = FIVE_MINUTES
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    """What to watch and who to tell."""
+
+    prefix: str
+    """`{environment}-{project}`: alarm, topic and dashboard names."""
+    api_id: pulumi.Input[str]
+    api_functions: Sequence[str]
+    """Physical names of the functions behind the API."""
+    webhook_function: str
+    reconcile_function: str
+    reconcile_interval_minutes: int
+    region: str
+    alarm_email: str | None
+    tags: Mapping[str, str]
+
+
+def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """Every alarm of the stack, as data (tests and the policy pack read the same list)."""
+    specs: list[AlarmSpec] = []
+    for function in args.api_functions:
+        dimensions = {"FunctionName": function}
+        specs += [
+            AlarmSpec(f"{function}-errors", "AWS/Lambda", "Errors", dimensions, 1, FIVE_MINUTES,
+                      3, 2, f"{function} failed in 2 of the last 3 five-minute windows"),
+            AlarmSpec(f"{function}-throttles", "AWS/Lambda", "Throttles", dimensions, 1,
+                      description=f"{function} was throttled: raise its concurrency"),
+        ]  # fmt: skip
+    reconcile = {"FunctionName": args.reconcile_function}
+    specs += [
+        AlarmSpec(f"{args.reconcile_function}-errors", "AWS/Lambda", "Errors", reconcile, 1,
+                  max(args.reconcile_interval_minutes * 60, FIVE_MINUTES),
+                  description="a reconciliation run failed: missed webhooks are not replayed"),
+        AlarmSpec(f"{args.reconcile_function}-throttles", "AWS/Lambda", "Throttles", reconcile, 1,
+                  description="the reconciliation was throttled"),
+    ]  # fmt: skip
+    api = {"ApiId": args.api_id, "Stage": "$default"}
+    webhook = {**api, "Route": f"POST {WEBHOOK_PATH}"}
+    specs += [
+        AlarmSpec(f"{args.prefix}-webhook-5xx", "AWS/ApiGateway", "5xx", webhook, 1, FIVE_MINUTES,
+                  3, 2, "Stripe's deliveries fail: Stripe retries for 3 days, then drops them"),
+        AlarmSpec(f"{args.prefix}-webhook-4xx-surge", "AWS/ApiGateway", "4xx", webhook, 10,
+                  3 * FIVE_MINUTES,
+                  description="many webhook deliveries refused: check stripe_webhook_secret"),
+        AlarmSpec(f"{args.prefix}-api-5xx", "AWS/ApiGateway", "5xx", api, 5, FIVE_MINUTES, 3, 2,
+                  "the API fails its callers"),
+    ]  # fmt: skip
+    return specs
+
+
+class Monitoring(pulumi.ComponentResource):
+    """The alarm topic (with an optional e-mail subscription), the alarms and the dashboard."""
+
+    topic_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("billing:index:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(
+            f"{name}-alarms", name=f"{args.prefix}-alarms", tags=dict(args.tags), opts=child
+        )
+        if args.alarm_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarm-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=args.alarm_email,
+                opts=child,
+            )
+        for spec in alarm_specs(args):
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec.name.removeprefix(args.prefix + '-')}",
+                name=spec.name,
+                alarm_description=spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric,
+                dimensions=dict(spec.dimensions),
+                statistic="Sum",
+                period=spec.period,
+                evaluation_periods=spec.evaluation_periods,
+                datapoints_to_alarm=spec.datapoints_to_alarm,
+                threshold=spec.threshold,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[topic.arn],
+                ok_actions=[topic.arn],
+                tags=dict(args.tags),
+                opts=child,
+            )
+        aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{args.prefix}-billing",
+            dashboard_body=pulumi.Output.json_dumps(_dashboard(args)),
+            opts=child,
+        )
+        self.topic_arn = topic.arn
+        self.register_outputs({"topicArn": self.topic_arn})
+
+
+def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
+    """Requests, errors, latency and throttles per route and function, and webhook outcomes."""
+    from billing.routes import SUBSCRIPTION_ROUTES, WEBHOOK_ROUTES
+
+    api = ["ApiId", args.api_id, "Stage", "$default"]
+    routes = [route.key for route in (*SUBSCRIPTION_ROUTES, *WEBHOOK_ROUTES)]
+    functions = [*args.api_functions, args.reconcile_function]
+
+    def widget(title: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": args.region,
+                "stat": stat,
+                "period": FIVE_MINUTES,
+                "view": "timeSeries",
+                "metrics": metrics,
+            },
+        }
+
+    per_route = [["AWS/ApiGateway", "Count", *api, "Route", route] for route in routes]
+    errors = [
+        ["AWS/ApiGateway", status, *api, "Route", route]
+        for route in routes
+        for status in ("4xx", "5xx")
+    ]
+    latency = [
+        ["AWS/ApiGateway", "Latency", *api, "Route", route, {"stat": stat}]
+        for route in routes
+        for stat in ("p50", "p90", "p99")
+    ]
+    lambdas = [
+        ["AWS/Lambda", metric, "FunctionName", function]
+        for function in functions
+        for metric in ("Invocations", "Errors", "Throttles")
+    ]
+    durations = [
+        ["AWS/Lambda", "Duration", "FunctionName", function, {"stat": stat}]
+        for function in functions
+        for stat in ("p50", "p90", "p99")
+    ]
+    outcomes = {
+        "type": "log",
+        "width": 24,
+        "height": 6,
+        "properties": {
+            "title": "Webhook outcomes",
+            "region": args.region,
+            "view": "table",
+            "query": (
+                f"SOURCE '/aws/lambda/{args.webhook_function}' "
+                "| filter ispresent(outcome) | stats count(*) by eventType, outcome"
+            ),
+        },
+    }
+    return {
+        "widgets": [
+            widget("Requests per route", per_route),
+            widget("4xx and 5xx per route", errors),
+            widget("Latency per route (ms)", latency, "p90"),
+            widget("Lambda invocations, errors, throttles", lambdas),
+            widget("Lambda duration (ms)", durations, "p90"),
+            outcomes,
+        ]
+    }

@@ -1,0 +1,154 @@
+"""Operations as declared: the alarm topic, every alarm, the dashboard, the custom domain."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from billing.settings import SettingsError
+from tools.mock_engine import PROJECT, Recording, base_config, run_program
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab"
+ZONE = "Z0123456789ABCDEFGHIJ"
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recording:
+    return run_program(base_config("dev"))
+
+
+def with_config(**overrides: Any) -> dict[str, Any]:
+    return base_config("dev", **{f"{PROJECT}:{key}": value for key, value in overrides.items()})
+
+
+def alarms(recording: Recording) -> dict[str, dict[str, Any]]:
+    return {a.inputs["name"]: a.inputs for a in recording.of_type(ALARM)}
+
+
+def test_one_topic_per_stack_is_exported_and_email_is_optional(dev: Recording) -> None:
+    topic = dev.one("aws:sns/topic:Topic")
+    assert topic.inputs["name"] == "dev-saas-billing-alarms"
+    assert dev.exports["alarmTopicArn"] == topic.outputs["arn"]
+    assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+    with_email = run_program(with_config(alarmEmail="oncall@example.com"))
+    subscription = with_email.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "oncall@example.com")
+
+
+def test_every_function_has_errors_and_throttles_alarms(dev: Recording) -> None:
+    found = alarms(dev)
+    for function in dev.of_type("aws:lambda/function:Function"):
+        name = function.inputs["name"]
+        for metric in ("Errors", "Throttles"):
+            alarm = found[f"{name}-{metric.lower()}"]
+            assert alarm["namespace"] == "AWS/Lambda" and alarm["metricName"] == metric
+            assert alarm["dimensions"] == {"FunctionName": name}
+    api_errors = found["dev-saas-billing-subscription-errors"]
+    assert (api_errors["period"], api_errors["evaluationPeriods"], api_errors["datapointsToAlarm"],
+            api_errors["threshold"]) == (300, 3, 2, 1)  # fmt: skip
+    reconcile = found["dev-saas-billing-reconcile-errors"]
+    assert reconcile["period"] == 3600 and reconcile["evaluationPeriods"] == 1, "any failed run"
+
+
+def test_the_webhook_route_and_the_api_have_their_own_alarms(dev: Recording) -> None:
+    found = alarms(dev)
+    api_id = dev.one("aws:apigatewayv2/api:Api").id
+    webhook = {"ApiId": api_id, "Stage": "$default", "Route": "POST /stripe/webhook"}
+    assert found["dev-saas-billing-webhook-5xx"]["dimensions"] == webhook
+    surge = found["dev-saas-billing-webhook-4xx-surge"]
+    assert surge["metricName"] == "4xx" and surge["dimensions"] == webhook
+    assert (surge["threshold"], surge["period"]) == (10, 900)
+    api = found["dev-saas-billing-api-5xx"]
+    assert api["dimensions"] == {"ApiId": api_id, "Stage": "$default"} and api["threshold"] == 5
+    stage = dev.one("aws:apigatewayv2/stage:Stage").inputs
+    assert stage["defaultRouteSettings"]["detailedMetricsEnabled"] is True, "per-route metrics"
+
+
+def test_no_alarm_fires_on_a_quiet_stack_and_all_notify_the_topic(dev: Recording) -> None:
+    topic = dev.one("aws:sns/topic:Topic").outputs["arn"]
+    found = alarms(dev)
+    assert len(found) == 3 * 2 + 3
+    for name, alarm in found.items():
+        assert alarm["treatMissingData"] == "notBreaching", name
+        assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name
+        assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold", name
+        assert alarm["alarmDescription"], name
+
+
+def test_the_dashboard_shows_routes_functions_and_webhook_outcomes(dev: Recording) -> None:
+    dashboard = dev.one("aws:cloudwatch/dashboard:Dashboard").inputs
+    assert dashboard["dashboardName"] == "dev-saas-billing-billing"
+    body = json.loads(dashboard["dashboardBody"])
+    text = json.dumps(body)
+    for route in [r.inputs["routeKey"] for r in dev.of_type("aws:apigatewayv2/route:Route")]:
+        assert f'"Route", "{route}"' in text, route
+    for function in dev.of_type("aws:lambda/function:Function"):
+        assert f'"FunctionName", "{function.inputs["name"]}"' in text
+    titles = [widget["properties"]["title"] for widget in body["widgets"]]
+    assert "Latency per route (ms)" in titles and "Webhook outcomes" in titles
+    assert any('"p99"' in json.dumps(w) for w in body["widgets"])
+
+
+# -- the custom domain --------------------------------------------------------------------
+
+
+def test_a_domain_with_a_zone_gets_a_validated_certificate_and_alias_records() -> None:
+    recording = run_program(with_config(apiDomainName="api.dev.example.com", hostedZoneId=ZONE))
+    certificate = recording.one("aws:acm/certificate:Certificate").inputs
+    assert certificate == {**certificate, "domainName": "api.dev.example.com",
+                           "validationMethod": "DNS"}  # fmt: skip
+    recording.one("aws:acm/certificateValidation:CertificateValidation")
+    domain = recording.one("aws:apigatewayv2/domainName:DomainName").inputs
+    assert domain["domainNameConfiguration"]["securityPolicy"] == "TLS_1_2"
+    assert domain["domainNameConfiguration"]["endpointType"] == "REGIONAL"
+    mapping = recording.one("aws:apigatewayv2/apiMapping:ApiMapping").inputs
+    assert mapping["apiId"] == recording.one("aws:apigatewayv2/api:Api").id
+    records = {r.inputs["type"]: r.inputs for r in recording.of_type("aws:route53/record:Record")
+               if r.inputs.get("aliases")}  # fmt: skip
+    assert set(records) == {"A", "AAAA"}
+    assert all(r["zoneId"] == ZONE and r["name"] == "api.dev.example.com" for r in records.values())
+
+
+def test_urls_and_the_stripe_endpoint_use_the_domain() -> None:
+    recording = run_program(with_config(apiDomainName="api.dev.example.com", hostedZoneId=ZONE))
+    assert recording.exports["apiUrl"] == "https://api.dev.example.com"
+    assert recording.exports["webhookUrl"] == "https://api.dev.example.com/stripe/webhook"
+    endpoint = recording.one("stripe:index/webhookEndpoint:WebhookEndpoint").inputs
+    assert endpoint["url"] == "https://api.dev.example.com/stripe/webhook"
+
+
+def test_a_given_certificate_is_used_as_is() -> None:
+    recording = run_program(with_config(apiDomainName="api.example.com", certificateArn=CERT_ARN))
+    assert recording.of_type("aws:acm/certificate:Certificate") == []
+    assert recording.of_type("aws:route53/record:Record") == []
+    domain = recording.one("aws:apigatewayv2/domainName:DomainName").inputs
+    assert domain["domainNameConfiguration"]["certificateArn"] == CERT_ARN
+
+
+def test_without_a_domain_nothing_of_it_is_declared(dev: Recording) -> None:
+    assert dev.of_type("aws:apigatewayv2/domainName:DomainName") == []
+    assert dev.exports["apiUrl"].endswith(".amazonaws.com")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"apiDomainName": "api.example.com"}, "apiDomainName needs saas-billing:hostedZoneId"),
+        ({"hostedZoneId": ZONE}, "hostedZoneId is set but saas-billing:apiDomainName is not"),
+        ({"certificateArn": CERT_ARN}, "certificateArn is set but saas-billing:apiDomainName"),
+        ({"apiDomainName": "api.example.com", "hostedZoneId": "zone-1"}, "must be a Route 53 zone"),
+        (
+            {"apiDomainName": "api.example.com", "certificateArn": "arn:aws:iam::1:x"},
+            "must be an ACM certificate ARN",
+        ),
+        ({"apiDomainName": "not a domain", "hostedZoneId": ZONE}, "must be a domain name"),
+        ({"alarmEmail": "oncall"}, "alarmEmail must be an e-mail address"),
+    ],
+)
+def test_half_given_options_are_settings_errors(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        run_program(with_config(**overrides))
