@@ -34,7 +34,7 @@ lint: $(INSTALLED)
 
 ## test: lint, type-check and run every test (program under mocks, handlers against moto + Stripe fake)
 test: lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## serve: the whole API on http://127.0.0.1:$(PORT) with a demo page (STRIPE_API_KEY=sk_test_... for real test mode)
 serve: $(INSTALLED)

@@ -122,7 +122,9 @@ class BillingFunction(pulumi.ComponentResource):
                 variables={"SECRET_ARN": args.secret_arn, **args.environment}
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="Text", log_group=log_group.name
+                # Lambda's own START/END/REPORT lines as JSON, like ours (shared/log.py).
+                log_format="JSON",
+                log_group=log_group.name,
             ),
             publish=args.snap_start,
             snap_start=(

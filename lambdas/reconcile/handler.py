@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciliation import reconcile
 
-from shared.log import get_logger
+from shared.log import begin_request, get_logger
 
 logger = get_logger("reconcile.handler")
 
@@ -17,6 +17,7 @@ _NO_CONTEXT_BUDGET_MS = 60_000
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    begin_request(context)
     started = time.monotonic()
     if context is not None:
         remaining = context.get_remaining_time_in_millis

@@ -1,26 +1,96 @@
-"""One logger for the billing Lambdas, at LOG_LEVEL. Messages name what failed, never a value."""
+"""Structured logs: every line one JSON object, never a secret or a payload.
+
+Each line has `timestamp` (UTC, ISO 8601), `level`, `logger` and `message`, the Lambda request
+id (`requestId`) and, where known, `eventId`, `eventType`, `userId`, `outcome`, `route` and
+`status`. Those come from the request's context (`begin_request`, `bind`) or from a call's
+`extra=`; nothing else of a record is printed, so a stray `extra` cannot leak a payload, and an
+exception shows its type only (a traceback can quote values). The functions' log groups use
+Lambda's JSON log format, so its own START/END/REPORT lines are JSON too.
+
+Why not Powertools' Logger: measured on python3.12 with bytecode, importing it adds 30-46 ms
+to a cold start (5 runs), about a tenth of a route's whole cold first response here, for what
+this 80-line module does with the standard library, which boto3 imports anyway.
+
+botocore, urllib3 and stripe log request and response bodies at DEBUG (GetSecretValue's
+`SecretString` among them): they are held at WARNING whatever LOG_LEVEL says.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-#: Libraries that log request and response bodies at DEBUG (botocore logs GetSecretValue's
-#: SecretString, stripe logs request parameters): never below WARNING, whatever the level.
+#: Libraries that log request and response bodies at DEBUG: never below WARNING.
 _PAYLOAD_LOGGERS = ("botocore", "boto3", "urllib3", "stripe")
+#: The only fields a line may carry besides timestamp, level, logger and message.
+FIELDS = ("requestId", "eventId", "eventType", "userId", "outcome", "route", "status")
 
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context")
 _configured = False
 
 
-def get_logger(name: str) -> logging.Logger:
-    """A child of the `billing` logger; the first call sets the level (and a handler off Lambda)."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with only the known fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = time.gmtime(record.created)
+        entry: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", created) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(_context.get({}))
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = record.exc_info[0].__name__
+        return json.dumps(entry, default=str)
+
+
+def _configure() -> None:
     global _configured
+    root = logging.getLogger()
+    if not root.handlers:  # the Lambda runtime installs its own handler; elsewhere add one
+        root.addHandler(logging.StreamHandler(sys.stderr))
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
+    logging.getLogger("billing").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    for library in _PAYLOAD_LOGGERS:
+        logging.getLogger(library).setLevel(logging.WARNING)
+    _configured = True
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The `billing.<name>` logger; the first call sets up JSON output and levels."""
     if not _configured:
-        root = logging.getLogger()
-        if not root.handlers:  # the Lambda runtime installs its own handler; locally add one
-            logging.basicConfig(format="%(levelname)s %(name)s %(message)s")
-        logging.getLogger("billing").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
-        for library in _PAYLOAD_LOGGERS:
-            logging.getLogger(library).setLevel(logging.WARNING)
-        _configured = True
+        _configure()
     return logging.getLogger(f"billing.{name}")
+
+
+def begin_request(context: Any) -> None:
+    """Start a request's log context: its Lambda request id, nothing else yet."""
+    request_id = getattr(context, "aws_request_id", None)
+    _context.set({"requestId": request_id} if request_id else {})
+
+
+@contextmanager
+def bind(**fields: Any) -> Iterator[None]:
+    """Add known fields (eventId, userId, ...) to every line logged inside the block."""
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"not a log field: {sorted(unknown)}")
+    token = _context.set({**_context.get({}), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)

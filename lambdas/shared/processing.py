@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import users
-from shared.log import get_logger
+from shared.log import bind, get_logger
 from shared.stripe_client import call_stripe
 from shared.stripe_version import STRIPE_API_VERSION
 from shared.subscription_state import MalformedObjectError, stripe_id, subscription_fields
@@ -141,8 +141,8 @@ def _in_pinned_version(event: Mapping[str, Any], obj: Mapping[str, Any]) -> Mapp
             f"{obj.get('object')!r} cannot be re-read in {STRIPE_API_VERSION}"
         )
     logger.info(
-        "%s %s is in API version %s: re-reading %s in %s",
-        event["type"], event["id"], event.get("api_version"), object_id, STRIPE_API_VERSION,
+        "rendered in API version %s: re-reading it in %s",
+        event.get("api_version"), STRIPE_API_VERSION,
     )  # fmt: skip
     fresh: dict[str, Any] = call_stripe(lambda client: retrieve(client, object_id)).to_dict()
     return fresh
@@ -156,41 +156,51 @@ def _gone_from_stripe(error: Exception) -> bool:
 
 
 def process_event(event: Mapping[str, Any]) -> str:
-    """Apply one verified event; returns what happened (for the log and the response)."""
+    """Apply one verified event; returns what happened (logged once, with its outcome)."""
+    with bind(eventId=event["id"], eventType=event["type"]):
+        outcome, user_id = _process(event)
+        logger.info("event %s", outcome, extra={"outcome": outcome, "userId": user_id})
+    return outcome
+
+
+def _process(event: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(outcome, the user it concerned, when known)."""
     event_type = event["type"]
     handling = DISPATCH.get(event_type)
     if handling is None:
-        return "ignored"
+        return "ignored", None
     obj = event["data"]["object"]
+    user_id: str | None = None
     try:
         customer_id = _customer_of(event_type, obj)
         user_id = user_id_for(event_type, obj)
         if user_id is None and customer_id:
             user_id = users.find_user_id_by_customer(customer_id)
         if user_id is None:
-            logger.info("%s %s: no user for this customer", event_type, event["id"])
-            return users.EventOutcome.UNKNOWN_USER.value
-        reread = event.get("api_version") not in (None, STRIPE_API_VERSION)
-        if handling.calls_stripe or reread:
-            early = users.precheck_event(user_id, event["id"], event["created"])
-            if early is not None:
-                logger.info("%s %s: %s", event_type, event["id"], early.value)
-                return early.value
-        try:
-            state = handling.build(_in_pinned_version(event, obj))
-        except Exception as error:
-            if not _gone_from_stripe(error):
-                raise
-            logger.warning(
-                "%s %s: its object is gone from Stripe; ignored", event_type, event["id"]
-            )
-            return "ignored"
+            logger.info("no user for this customer")
+            return users.EventOutcome.UNKNOWN_USER.value, None
+        with bind(userId=user_id):
+            return _apply(event, handling, obj, user_id), user_id
     except MalformedObjectError as error:
-        logger.warning("%s %s ignored, nothing written: %s", event_type, event["id"], error)
-        return "malformed"
+        with bind(userId=user_id):
+            logger.warning("ignored, nothing written: %s", error)
+        return "malformed", user_id
+
+
+def _apply(event: Mapping[str, Any], handling: Handling, obj: Any, user_id: str) -> str:
+    reread = event.get("api_version") not in (None, STRIPE_API_VERSION)
+    if handling.calls_stripe or reread:
+        early = users.precheck_event(user_id, event["id"], event["created"])
+        if early is not None:
+            return early.value
+    try:
+        state = handling.build(_in_pinned_version(event, obj))
+    except Exception as error:
+        if not _gone_from_stripe(error):
+            raise
+        logger.warning("its object is gone from Stripe; ignored")
+        return "ignored"
     if state is None:
         return "ignored"
     state = {key: value for key, value in state.items() if value is not None}
-    outcome = users.apply_event(user_id, state, event["id"], event_type, event["created"])
-    logger.info("%s %s: %s", event_type, event["id"], outcome.value)
-    return outcome.value
+    return users.apply_event(user_id, state, event["id"], event["type"], event["created"]).value

@@ -13,7 +13,7 @@ from typing import Any
 from verification import InvalidWebhookError, verify_event
 
 from shared.http import HttpError, header, raw_body, response
-from shared.log import get_logger
+from shared.log import begin_request, get_logger
 from shared.processing import process_event
 from shared.snapstart import prepare_snapshot, warm_clients
 
@@ -22,6 +22,7 @@ prepare_snapshot(warm_clients("secretsmanager", "dynamodb", stripe=True))
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    begin_request(context)
     try:
         stripe_event = verify_event(raw_body(event), header(event, "stripe-signature"))
     except HttpError as error:  # a body that is not what API Gateway says it is
@@ -37,7 +38,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         outcome = process_event(stripe_event)
     except Exception as error:
         logger.error(
-            "%s %s failed: %s", stripe_event["type"], stripe_event["id"], type(error).__name__
+            "processing failed: %s",
+            type(error).__name__,
+            extra={"eventId": stripe_event["id"], "eventType": stripe_event["type"]},
         )
         return response(500, {"error": "Internal error"}, cors=False)
     return response(200, {"received": True, "outcome": outcome}, cors=False)

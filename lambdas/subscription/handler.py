@@ -8,7 +8,7 @@ from typing import Any
 import service
 
 from shared.http import Caller, HttpError, caller, json_body, response
-from shared.log import get_logger
+from shared.log import begin_request, bind, get_logger
 from shared.secrets import SecretsError
 from shared.snapstart import prepare_snapshot, warm_clients
 
@@ -20,7 +20,13 @@ Route = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 def _signed_in(use_case: Callable[[Caller, Mapping[str, Any]], dict[str, Any]]) -> Route:
     """A route behind the JWT authorizer: the caller is the token's `sub`, else a 401."""
-    return lambda event: use_case(caller(event), event)
+
+    def route(event: Mapping[str, Any]) -> dict[str, Any]:
+        who = caller(event)
+        with bind(userId=who.user_id):
+            return use_case(who, event)
+
+    return route
 
 
 ROUTES: dict[str, Route] = {
@@ -45,7 +51,16 @@ def route_key(event: Mapping[str, Any]) -> str:
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    begin_request(context)
     key = route_key(event)
+    answer = _answer(key, event)
+    logger.info(
+        "%s %s", key, answer["statusCode"], extra={"route": key, "status": answer["statusCode"]}
+    )
+    return answer
+
+
+def _answer(key: str, event: Mapping[str, Any]) -> dict[str, Any]:
     route = ROUTES.get(key)
     if route is None:
         return response(404, {"error": "Not found"})
@@ -54,10 +69,10 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     except HttpError as error:
         # A 401 here means API Gateway's authorizer was bypassed: answer in its shape, so a
         # frontend sees one 401 body whoever sends it (openapi.yaml).
-        key = "message" if error.status == 401 else "error"
-        return response(error.status, {key: error.message})
+        body_key = "message" if error.status == 401 else "error"
+        return response(error.status, {body_key: error.message})
     except Exception as error:
-        logger.error("%s failed: %s", key, type(error).__name__)
+        logger.error("%s failed: %s", key, type(error).__name__, extra={"route": key})
         return response(502 if _is_upstream(error) else 500, {"error": "Internal error"})
 
 

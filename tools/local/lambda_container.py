@@ -27,13 +27,21 @@ RUNTIME_PACKAGES = (
 )  # fmt: skip
 
 _RUNNER = r"""
-import json, sys
+import json, sys, time, uuid
 function_dir, layer_dir, runtime_dir, stdlib = sys.argv[1:5]
 sys.path[:] = [function_dir, layer_dir, runtime_dir] + json.loads(stdlib)
 allowed = (function_dir, layer_dir, runtime_dir) + tuple(json.loads(stdlib))
+
+class Context:  # what Lambda passes: a request id and the time left
+    def __init__(self, timeout_ms=15000):
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_ms / 1000
+    def get_remaining_time_in_millis(self):
+        return int((self._deadline - time.monotonic()) * 1000)
+
 import handler
 for line in sys.stdin:
-    response = handler.handler(json.loads(line), None)
+    response = handler.handler(json.loads(line), Context())
     foreign = sorted(
         name for name, module in list(sys.modules.items())
         if getattr(module, "__file__", None) and not module.__file__.startswith(allowed)
