@@ -20,7 +20,7 @@ def running_moto() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     # moto keeps its backends per process: a new server starts from an empty account.
-    urllib.request.urlopen(  # noqa: S310 - loopback
+    urllib.request.urlopen(
         urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10
     ).close()
     try:
