@@ -25,6 +25,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from billing.staging import publish_tree
+
 RUNTIME_VERSION = (3, 12)
 _VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 Entries = list[tuple[str, bytes]]
@@ -105,24 +107,17 @@ def compile_entries(entries: Entries, runtime_prefix: str, cache_dir: Path) -> E
 
 
 def _compile(sources: Entries, interpreter: str, prefix: str, destination: Path) -> None:
-    staging = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    for name, data in sources:
-        target = staging / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    # A file that is not valid 3.12 (a py2 leftover in some package) is skipped: importing it
-    # would fail on Lambda too. Everything else must compile.
-    subprocess.run(
-        [interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-         "unchecked-hash", "-s", str(staging), "-p", prefix, str(staging)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if sources and not any(staging.rglob("*.pyc")):
-        raise RuntimeError(f"compiling bytecode with {interpreter} produced nothing")
-    for source in staging.rglob("*.py"):
-        source.unlink()
-    try:
-        staging.rename(destination)
-    except OSError:  # another build compiled the same sources first
-        shutil.rmtree(staging, ignore_errors=True)
+    def compile_in_place(folder: Path) -> None:
+        # A file that is not valid 3.12 (a py2 leftover in some package) is skipped: importing
+        # it would fail on Lambda too. Everything else must compile.
+        subprocess.run(
+            [interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
+             "unchecked-hash", "-s", str(folder), "-p", prefix, str(folder)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if sources and not any(folder.rglob("*.pyc")):
+            raise RuntimeError(f"compiling bytecode with {interpreter} produced nothing")
+        for source in folder.rglob("*.py"):
+            source.unlink()
+
+    publish_tree(sources, destination, compile_in_place)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from billing.iam import assume_role_policy
 from billing.names import FunctionNames
 from billing.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, BuiltArchive
 
@@ -46,20 +46,6 @@ class BillingFunctionArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-_ASSUME_ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
-
-
 #: The alias API Gateway invokes when SnapStart is on (SnapStart applies to published versions).
 LIVE_ALIAS = "live"
 
@@ -94,7 +80,7 @@ class BillingFunction(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             name=args.names.role,
-            assume_role_policy=_ASSUME_ROLE_POLICY,
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             tags=dict(args.tags),
             opts=child,
         )

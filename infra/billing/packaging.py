@@ -35,6 +35,7 @@ from pathlib import Path
 
 from billing.bytecode import compile_entries
 from billing.paths import BUILD_DIR, LAMBDAS_DIR
+from billing.staging import publish_tree
 
 #: The Lambda runtime the layer is built for. arm64 (Graviton) costs ~20% less per GB-second
 #: and every layer dependency has an arm64 wheel or is pure Python.
@@ -157,7 +158,7 @@ def write_archive(
     directory = destination.with_name(f"{destination.name}-{key}")
     zip_path = directory.with_suffix(".zip")
     if not directory.is_dir():
-        _write_directory(entries, directory)
+        publish_tree(entries, directory)
     if not zip_path.exists():
         write_zip(entries, zip_path)
     _prune_older_builds(destination, keep=directory)
@@ -178,19 +179,6 @@ def write_zip(entries: Entries, destination: Path, compresslevel: int = 9) -> Pa
             zf.writestr(info, data, compresslevel=compresslevel)
     temporary.replace(destination)
     return destination
-
-
-def _write_directory(entries: Entries, directory: Path) -> None:
-    staging = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    for name, data in entries:
-        target = staging / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    try:
-        staging.rename(directory)
-    except OSError:  # another build laid out the same content first
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 #: Builds of an archive older than this are removed when a newer one is made.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from billing.iam import assume_role_policy
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,7 @@ class RateSchedule(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-invoke-role",
             name=args.role_name,
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "scheduler.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("scheduler.amazonaws.com"),
             tags=dict(args.tags),
             opts=child,
         )

@@ -14,9 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
-
 from tests.support import openapi
+from tools.local.emulators import aws_client
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import fake_stripe_key
 
@@ -97,13 +96,7 @@ class BillingWorld:
     # -- AWS -----------------------------------------------------------------------------
 
     def boto(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.aws_endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return aws_client(service, self.aws_endpoint, REGION)
 
     def secret_values(self) -> dict[str, str]:
         """The document's string values (the keys); the catalog object holds no secret."""

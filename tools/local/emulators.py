@@ -6,10 +6,24 @@ import logging
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
 from tools.local.stripe_emulator import StripeFake
+
+
+def aws_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
+    """A boto3 client for moto's server at `endpoint`, with its fake credentials."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @contextmanager

@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import boto3
-
+from tools.local.emulators import aws_client
 from tools.local.lambda_container import LambdaContainer, extract, runtime_packages
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import Recording, Registration
@@ -88,13 +87,7 @@ class DeployedStack:
         return self._stripe
 
     def boto(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.moto,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return aws_client(service, self.moto, REGION)
 
     def secret_version(self) -> dict[str, Any]:
         return self.recording.one("aws:secretsmanager/secretVersion:SecretVersion").inputs
