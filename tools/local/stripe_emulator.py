@@ -338,43 +338,29 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
                         for obj in state.objects.values()
                         if obj.get("object") == "price" and obj.get("lookup_key") in keys
                     ]
-                    return 200, {"object": "list", "data": prices, "has_more": False,
-                                 "url": "/v1/prices"}  # fmt: skip
+                    return 200, _page(prices, "/v1/prices")
                 case "POST", ["v1", "products"]:
-                    product = fixture("product")
-                    product.update(
-                        id=new_id("prod"), name=params.get("name"),
-                        metadata=_nested(params, "metadata"),
-                    )  # fmt: skip
-                    state.objects[product["id"]] = product
-                    return 200, product
+                    return _created(state, "product", "prod", name=params.get("name"),
+                                    metadata=_nested(params, "metadata"))  # fmt: skip
                 case "POST", ["v1", "prices"]:
-                    price = fixture("price")
-                    price.update(
-                        id=new_id("price"), product=params.get("product"),
+                    return _created(
+                        state, "price", "price", product=params.get("product"),
                         currency=params.get("currency"), lookup_key=params.get("lookup_key"),
                         unit_amount=int(params.get("unit_amount", 0)), type="recurring",
                         recurring={"interval": params.get("recurring[interval]"),
                                    "interval_count": 1},
                     )  # fmt: skip
-                    state.objects[price["id"]] = price
-                    return 200, price
                 case "GET", ["v1", "billing_portal", "configurations"]:
                     configurations = [
                         obj
                         for obj in state.objects.values()
                         if obj.get("object") == "billing_portal.configuration" and obj.get("active")
                     ]
-                    return 200, {"object": "list", "data": configurations, "has_more": False,
-                                 "url": "/v1/billing_portal/configurations"}  # fmt: skip
+                    return 200, _page(configurations, "/v1/billing_portal/configurations")
                 case "POST", ["v1", "billing_portal", "configurations"]:
-                    configuration = fixture("billing_portal.configuration")
-                    configuration.update(
-                        id=new_id("bpc"), is_default=False, livemode=False,
-                        metadata=_nested(params, "metadata"),
-                    )  # fmt: skip
-                    state.objects[configuration["id"]] = configuration
-                    return 200, configuration
+                    return _created(state, "billing_portal.configuration", "bpc",
+                                    is_default=False, livemode=False,
+                                    metadata=_nested(params, "metadata"))  # fmt: skip
                 case "POST", ["v1", "customers"]:
                     customer = fixture("customer")
                     customer.update(
@@ -443,6 +429,21 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
             return _error(404, "invalid_request_error", f"Unrecognized request URL ({method})")
 
     return Handler
+
+
+def _page(data: list[dict[str, Any]], url: str) -> dict[str, Any]:
+    """One page of a Stripe list, with nothing after it."""
+    return {"object": "list", "data": data, "has_more": False, "url": url}
+
+
+def _created(
+    state: StripeState, kind: str, prefix: str, **fields: Any
+) -> tuple[int, dict[str, Any]]:
+    """A new object of `kind` (its fixture's shape) with `fields`, stored and returned."""
+    created = fixture(kind)
+    created.update(id=new_id(prefix), **fields)
+    state.objects[created["id"]] = created
+    return 200, created
 
 
 def _deliver(webhook: tuple[str, str], event: Mapping[str, Any]) -> bool:
