@@ -27,6 +27,12 @@ esac
 
 command -v pulumi >/dev/null 2>&1 \
   || fail "the Pulumi CLI is not installed: see https://www.pulumi.com/docs/install/"
+# Resource hooks (the Stripe archiving) reached the engine in 3.182.0 (2025-07-14).
+required=3.182.0
+version=$(pulumi version 2>/dev/null | sed 's/^v//')
+if [ -n "$version" ] && [ "$(printf '%s\n%s\n' "$required" "$version" | sort -V | head -n1)" != "$required" ]; then
+  fail "Pulumi CLI $version is too old: the hooks that archive Stripe prices need $required or newer (pulumi self-update, or reinstall)"
+fi
 stack_file="Pulumi.${stack}.yaml"
 [ -f "$stack_file" ] || fail "no ${stack_file}: copy Pulumi.dev.yaml and edit it"
 

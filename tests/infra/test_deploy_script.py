@@ -35,6 +35,7 @@ def fake_tools(tmp_path: Path, aws_account: str | None = ACCOUNT) -> str:
     pulumi = folder / "pulumi"
     pulumi.write_text(
         "#!/bin/sh\n"
+        'if [ "$1" = version ]; then echo "${FAKE_PULUMI_VERSION:-v3.272.0}"; exit 0; fi\n'
         f'echo "$@" >> {tmp_path}/calls\n'
         'if [ "$1 $2 $3" = "config get aws:region" ]; then echo eu-west-1; fi\n'
         "exit 0\n"
@@ -134,6 +135,7 @@ def test_a_new_stack_gets_the_requested_secrets_provider(repo: Path, tmp_path: P
     pulumi = failing_select / "pulumi"
     pulumi.write_text(
         "#!/bin/sh\n"
+        'if [ "$1" = version ]; then echo v3.272.0; exit 0; fi\n'
         f'echo "$@" >> {tmp_path}/calls\n'
         '[ "$1 $2" = "stack select" ] && exit 1\n'
         "exit 0\n"
@@ -158,3 +160,15 @@ def test_make_passes_args_through() -> None:
         capture_output=True, text=True, cwd=REPO_ROOT, check=True,
     )  # fmt: skip
     assert "bash scripts/pulumi.sh up staging --yes --diff" in result.stdout.splitlines()
+
+
+def test_a_cli_too_old_for_resource_hooks_is_refused(repo: Path, tmp_path: Path) -> None:
+    path = fake_tools(tmp_path)
+    result = run(repo, "up", "dev", path=path, FAKE_PULUMI_VERSION="v3.181.0", **PASSPHRASE)
+    assert result.returncode == 1
+    assert "3.181.0 is too old" in result.stderr and "3.182.0" in result.stderr
+    assert calls(tmp_path) == []
+    assert (
+        run(repo, "up", "dev", path=path, FAKE_PULUMI_VERSION="v3.182.0", **PASSPHRASE).returncode
+        == 0
+    )
