@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,12 +14,6 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -39,6 +33,9 @@ class Served:
             if not line:
                 break
             self.lines.append(line.rstrip("\n"))
+            found = re.search(r" on (http://127\.0\.0\.1:(\d+)) ", line)
+            if found and not self.port:
+                self.base_url, self.port = found.group(1), int(found.group(2))
             if text in line:
                 return
         raise AssertionError(f"make serve never printed {text!r}:\n" + "\n".join(self.lines))
@@ -51,17 +48,17 @@ class Served:
 
 
 def start_serve(extra_env: dict[str, str] | None = None) -> Served:
-    port = free_port()
+    """`make serve PORT=0`: the server binds a free port itself and prints it (no race)."""
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     for name in ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "FRONTEND_ORIGIN"):
         if name not in (extra_env or {}):
             environment.pop(name, None)
     process = subprocess.Popen(
-        ["make", "-s", "serve", f"PORT={port}"],
+        ["make", "-s", "serve", "PORT=0"],
         cwd=REPO_ROOT, env=environment, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    return Served(process, f"http://127.0.0.1:{port}", port)
+    return Served(process, "", 0)
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,8 @@ def serve(stack_name: str, port: int) -> int:
     except SettingsError as error:
         print(f"settings error: {error}", file=sys.stderr)
         return 2
+    server = http_server(None, port)  # bound first: with --port 0 the origin is known now
+    port = int(server.server_address[1])
     origin = f"http://127.0.0.1:{port}"
     frontend = os.environ.get("FRONTEND_ORIGIN", origin).rstrip("/")
     project = config.get("saas-billing:frontendDomain", "")
@@ -104,7 +106,7 @@ def serve(stack_name: str, port: int) -> int:
             demo_paths=DEMO_PATHS | set(paths.values()),
             emulator=emulator,
         )
-        server = http_server(api, port)
+        server.api = api
         if emulator is not None:
             emulator.webhook = (f"{origin}/stripe/webhook", stack.document["stripe_webhook_secret"])
         mode = (

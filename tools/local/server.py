@@ -134,8 +134,15 @@ def _file(path: Path, content_type: str) -> Response:
     return 200, {"Content-Type": content_type}, path.read_bytes()
 
 
-def serve(api: LocalApi, port: int) -> ThreadingHTTPServer:
-    """An HTTP server for `api` on 127.0.0.1:`port` (0 picks a free one); call serve_forever."""
+class LocalServer(ThreadingHTTPServer):
+    """The HTTP server; its `api` may be set after binding (the port decides the origin)."""
+
+    api: LocalApi | None = None
+
+
+def serve(api: LocalApi | None, port: int) -> LocalServer:
+    """An HTTP server on 127.0.0.1:`port` (0 picks a free one, read `server_address`); set
+    `api` before calling serve_forever if it was not given."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -148,7 +155,8 @@ def serve(api: LocalApi, port: int) -> ThreadingHTTPServer:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             try:
-                status, headers, payload = api.handle(
+                assert isinstance(self.server, LocalServer) and self.server.api is not None
+                status, headers, payload = self.server.api.handle(
                     self.command, self.path, dict(self.headers.items()), body
                 )
             except Exception as error:  # a handler process died: say so, keep serving
@@ -165,4 +173,6 @@ def serve(api: LocalApi, port: int) -> ThreadingHTTPServer:
 
         do_GET = do_POST = do_OPTIONS = _handle  # noqa: N815 - http.server's method names
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = LocalServer(("127.0.0.1", port), Handler)
+    server.api = api
+    return server
