@@ -46,6 +46,10 @@ _SHOWN = {
     "aws:apigatewayv2/stage:Stage": ("name", "defaultRouteSettings"),
     "aws:apigatewayv2/authorizer:Authorizer": ("authorizerType", "jwtConfiguration"),
     "aws:iam/role:Role": ("name",),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", "metricName", "threshold", "period"),
+    "aws:sns/topic:Topic": ("name",),
+    "aws:scheduler/schedule:Schedule": ("name", "scheduleExpression"),
+    "aws:apigatewayv2/domainName:DomainName": ("domainName", "domainNameConfiguration"),
 }
 
 
