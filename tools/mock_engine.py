@@ -59,6 +59,11 @@ def base_config(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
     return config
 
 
+def dev_config(**project_overrides: Any) -> dict[str, Any]:
+    """The dev stack's config with `<project>:<key>` values set or replaced."""
+    return base_config("dev", **{f"{PROJECT}:{key}": v for key, v in project_overrides.items()})
+
+
 DEFAULT_SECRET_KEYS = ("stripe:apiKey", f"{PROJECT}:stripeRuntimeKey", f"{PROJECT}:appSecrets")
 
 

@@ -14,8 +14,6 @@ from typing import Any
 from shared import secrets
 
 DOCUMENT_KEY = "stripe_catalog"
-#: Stripe's recurring interval → the interval name the API and the user record use.
-INTERVAL_NAMES = {"month": "monthly", "year": "annual"}
 
 
 @dataclass(frozen=True)

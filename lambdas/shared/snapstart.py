@@ -16,7 +16,6 @@ runtimes; elsewhere the hook is simply not registered.
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Callable
 
 from shared import aws, secrets, stripe_client
@@ -31,6 +30,8 @@ def snapshot_init() -> bool:
 
 def after_restore() -> None:
     """Forget the secret document, every client and the random state of the snapshot."""
+    import random  # only a restore needs it: not on every cold start's import path
+
     secrets.reset_cache()
     aws.reset_clients()
     stripe_client.reset_client()

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e.conftest import deployed_dev_stack
 from tests.support.billing_world import fake_webhook_secret
 from tools.local.emulators import running_moto, running_stripe_fake
-from tools.local.stack import REGION, DeployedStack
+from tools.local.stack import DeployedStack
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import base_config, fake_stripe_key, run_program
 
@@ -31,19 +32,7 @@ def stripe_fake() -> Iterator[StripeFake]:
 def stack(
     moto: str, stripe_fake: StripeFake, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DeployedStack]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            patch.setenv(name, value)
-        recording = run_program(base_config("dev"))
-        deployed = DeployedStack(recording, moto, stripe_fake, tmp_path_factory.mktemp("e2e"))
-        document = deployed.document
-        stripe_fake.state.valid_keys.add(document["stripe_secret_key"])
-        stripe_fake.add_price(document["stripe_monthly_price_id"], "month", 999)
-        stripe_fake.add_price(document["stripe_annual_price_id"], "year", 9990)
+    with deployed_dev_stack(moto, stripe_fake, tmp_path_factory.mktemp("e2e")) as deployed:
         yield deployed
         logs = deployed.stop()
         for value in deployed.document.values():

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import deployed_dev_stack
 from tests.support.billing_world import fake_webhook_secret
 from tools.local.emulators import running_moto, running_stripe_fake
-from tools.local.stack import REGION, DeployedStack
-from tools.mock_engine import base_config, run_program
+from tools.local.stack import DeployedStack
 
 REQUIRED = {"timestamp", "level", "logger", "message"}
 #: Fragments only a Stripe object or event body would contain.
@@ -24,20 +24,11 @@ def story_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Dep
     with (
         running_moto() as moto,
         running_stripe_fake() as stripe,
-        pytest.MonkeyPatch.context() as patch,
+        deployed_dev_stack(
+            moto, stripe, Path(tmp_path_factory.mktemp("logs")), environment={"LOG_LEVEL": "DEBUG"}
+        ) as stack,  # fmt: skip
     ):
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": REGION}.items():  # fmt: skip
-            patch.setenv(name, value)
-        recording = run_program(base_config("dev"))
-        stack = DeployedStack(
-            recording, moto, stripe, Path(tmp_path_factory.mktemp("logs")),
-            environment={"LOG_LEVEL": "DEBUG"},
-        )  # fmt: skip
         document = stack.document
-        stripe.state.valid_keys.add(document["stripe_secret_key"])
-        stripe.add_price(document["stripe_monthly_price_id"], "month", 999)
-        stripe.add_price(document["stripe_annual_price_id"], "year", 9990)
         _, prices = stack.request("GET", "/subscription/prices", claims=None)
         _, checkout = stack.request("POST", "/subscription/checkout", {"priceId": prices["annual"]})
         session, subscription = stripe.complete_checkout(checkout["sessionId"])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from billing.settings import SettingsError
-from tools.mock_engine import PROJECT, Recording, base_config, run_program
+from tools.mock_engine import Recording, base_config, dev_config, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab"
@@ -21,10 +21,6 @@ def dev() -> Recording:
     return run_program(base_config("dev"))
 
 
-def with_config(**overrides: Any) -> dict[str, Any]:
-    return base_config("dev", **{f"{PROJECT}:{key}": value for key, value in overrides.items()})
-
-
 def alarms(recording: Recording) -> dict[str, dict[str, Any]]:
     return {a.inputs["name"]: a.inputs for a in recording.of_type(ALARM)}
 
@@ -34,7 +30,7 @@ def test_one_topic_per_stack_is_exported_and_email_is_optional(dev: Recording) -
     assert topic.inputs["name"] == "dev-saas-billing-alarms"
     assert dev.exports["alarmTopicArn"] == topic.outputs["arn"]
     assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == []
-    with_email = run_program(with_config(alarmEmail="oncall@example.com"))
+    with_email = run_program(dev_config(alarmEmail="oncall@example.com"))
     subscription = with_email.one("aws:sns/topicSubscription:TopicSubscription").inputs
     assert (subscription["protocol"], subscription["endpoint"]) == ("email", "oncall@example.com")
 
@@ -97,7 +93,7 @@ def test_the_dashboard_shows_routes_functions_and_webhook_outcomes(dev: Recordin
 
 
 def test_a_domain_with_a_zone_gets_a_validated_certificate_and_alias_records() -> None:
-    recording = run_program(with_config(apiDomainName="api.dev.example.com", hostedZoneId=ZONE))
+    recording = run_program(dev_config(apiDomainName="api.dev.example.com", hostedZoneId=ZONE))
     certificate = recording.one("aws:acm/certificate:Certificate").inputs
     assert certificate == {**certificate, "domainName": "api.dev.example.com",
                            "validationMethod": "DNS"}  # fmt: skip
@@ -114,7 +110,7 @@ def test_a_domain_with_a_zone_gets_a_validated_certificate_and_alias_records() -
 
 
 def test_urls_and_the_stripe_endpoint_use_the_domain() -> None:
-    recording = run_program(with_config(apiDomainName="api.dev.example.com", hostedZoneId=ZONE))
+    recording = run_program(dev_config(apiDomainName="api.dev.example.com", hostedZoneId=ZONE))
     assert recording.exports["apiUrl"] == "https://api.dev.example.com"
     assert recording.exports["webhookUrl"] == "https://api.dev.example.com/stripe/webhook"
     endpoint = recording.one("stripe:index/webhookEndpoint:WebhookEndpoint").inputs
@@ -122,7 +118,7 @@ def test_urls_and_the_stripe_endpoint_use_the_domain() -> None:
 
 
 def test_a_given_certificate_is_used_as_is() -> None:
-    recording = run_program(with_config(apiDomainName="api.example.com", certificateArn=CERT_ARN))
+    recording = run_program(dev_config(apiDomainName="api.example.com", certificateArn=CERT_ARN))
     assert recording.of_type("aws:acm/certificate:Certificate") == []
     assert recording.of_type("aws:route53/record:Record") == []
     domain = recording.one("aws:apigatewayv2/domainName:DomainName").inputs
@@ -151,4 +147,4 @@ def test_without_a_domain_nothing_of_it_is_declared(dev: Recording) -> None:
 )
 def test_half_given_options_are_settings_errors(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
-        run_program(with_config(**overrides))
+        run_program(dev_config(**overrides))

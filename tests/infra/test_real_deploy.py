@@ -19,7 +19,14 @@ from billing.settings import SettingsError
 from billing.stripe_archive import archive_price_hook, deactivate_portal_hook
 from billing.stripe_catalog import CANCELLATION_REASONS
 from tools.local.stripe_emulator import StripeFake
-from tools.mock_engine import PROJECT, Recording, base_config, fake_stripe_key, run_program
+from tools.mock_engine import (
+    PROJECT,
+    Recording,
+    base_config,
+    dev_config,
+    fake_stripe_key,
+    run_program,
+)
 
 PRICE = "stripe:index/price:Price"
 PORTAL = "stripe:index/portalConfiguration:PortalConfiguration"
@@ -160,43 +167,39 @@ def test_the_length_error_says_how_long_a_stack_name_may_be() -> None:
 # -- settings the offline plan must refuse as the real deploy would -----------------------------
 
 
-def with_config(**overrides: Any) -> dict[str, Any]:
-    return base_config("dev", **{f"{PROJECT}:{key}": value for key, value in overrides.items()})
-
-
 def test_an_unknown_key_names_the_closest_known_one() -> None:
     with pytest.raises(SettingsError, match=r"monthlyAmmount .*did you mean saas-billing:monthly"):
-        run_program(with_config(monthlyAmmount=1999))
+        run_program(dev_config(monthlyAmmount=1999))
 
 
 def test_a_multi_region_kms_key_is_accepted() -> None:
     arn = f"arn:aws:kms:us-east-1:123456789012:key/mrk-{'0a' * 16}"
-    recording = run_program(with_config(secretKmsKeyArn=arn))
+    recording = run_program(dev_config(secretKmsKeyArn=arn))
     assert recording.one("aws:secretsmanager/secret:Secret").inputs["kmsKeyId"] == arn
 
 
 def test_an_alias_is_not_a_kms_key_arn() -> None:
     with pytest.raises(SettingsError, match="secretKmsKeyArn must be a KMS key ARN"):
-        run_program(with_config(secretKmsKeyArn="arn:aws:kms:us-east-1:123456789012:alias/x"))
+        run_program(dev_config(secretKmsKeyArn="arn:aws:kms:us-east-1:123456789012:alias/x"))
 
 
 def test_app_secrets_given_as_a_secret_string_is_refused_without_echoing_it() -> None:
     value = "AC" + "FAKE" * 8
     with pytest.raises(SettingsError, match="appSecrets must be an object") as raised:
-        run_program(with_config(appSecrets=value))
+        run_program(dev_config(appSecrets=value))
     assert value not in str(raised.value)
     assert raised.value.__cause__ is None and raised.value.__context__ is None
 
 
 def test_a_jwt_audience_string_is_a_settings_error_not_a_traceback() -> None:
     with pytest.raises(SettingsError, match="jwtAudience must be structured") as raised:
-        run_program(with_config(jwtAudience="my-client-id"))
+        run_program(dev_config(jwtAudience="my-client-id"))
     assert "my-client-id" not in str(raised.value)
 
 
 def test_a_mistyped_integer_never_echoes_its_value() -> None:
     with pytest.raises(SettingsError, match="throttleRateLimit must be an integer") as raised:
-        run_program(with_config(throttleRateLimit="lots-and-lots"))
+        run_program(dev_config(throttleRateLimit="lots-and-lots"))
     assert "lots-and-lots" not in str(raised.value)
     assert raised.value.__cause__ is None and raised.value.__context__ is None
 
@@ -223,7 +226,7 @@ def test_production_refuses_the_shipped_placeholders(
 
 def test_other_stacks_accept_the_placeholders() -> None:
     recording = run_program(
-        with_config(
+        dev_config(
             frontendDomain="http://localhost:3000",
             jwtIssuer="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE",
             jwtAudience=["example-client-id"],

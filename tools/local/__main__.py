@@ -89,7 +89,7 @@ def serve(stack_name: str, port: int) -> int:
             )
         else:
             emulator = StripeFake(hosted_pages=True).start()
-            _stock_emulator(emulator, document)
+            emulator.stock(document)
         stack = DeployedStack(
             recording,
             moto,
@@ -130,16 +130,6 @@ def serve(stack_name: str, port: int) -> int:
             if emulator is not None:
                 emulator.stop()
     return 0
-
-
-def _stock_emulator(emulator: Any, document: dict[str, Any]) -> None:
-    """The emulator knows the stack's key and every catalog price, as the account would."""
-    emulator.state.valid_keys.add(document["stripe_secret_key"])
-    currency = document["stripe_catalog"]["currency"]
-    for plan in document["stripe_catalog"]["plans"]:
-        for price in plan["prices"].values():
-            emulator.add_price(price["id"], price["interval"], price["amount"], currency)
-    emulator.add_portal_configuration(document["stripe_portal_configuration_id"])
 
 
 def token(user: str, email: str | None) -> int:

@@ -108,6 +108,16 @@ class StripeFake:
 
     # -- objects -------------------------------------------------------------------------
 
+    def stock(self, document: Mapping[str, Any]) -> None:
+        """Know the stack's key, every catalog price and its portal configuration, as the
+        account a real `pulumi up` wrote them into would."""
+        self.state.valid_keys.add(document["stripe_secret_key"])
+        catalog = document["stripe_catalog"]
+        for plan in catalog["plans"]:
+            for price in plan["prices"].values():
+                self.add_price(price["id"], price["interval"], price["amount"], catalog["currency"])
+        self.add_portal_configuration(document["stripe_portal_configuration_id"])
+
     def add_price(self, price_id: str, interval: str, amount: int, currency: str = "usd") -> None:
         price = fixture("price")
         price.update(id=price_id, unit_amount=amount, currency=currency, type="recurring")

@@ -1,0 +1,28 @@
+"""The program's declared stack stood up on the emulators, for the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tools.local.stack import REGION, DeployedStack
+from tools.local.stripe_emulator import StripeFake
+from tools.mock_engine import base_config, run_program
+
+
+@contextmanager
+def deployed_dev_stack(
+    moto: str, stripe: StripeFake, root: Path, environment: Mapping[str, str] | None = None
+) -> Iterator[DeployedStack]:
+    """The dev stack as the program declares it, with the emulator stocked like its account."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": REGION}.items():  # fmt: skip
+            patch.setenv(name, value)
+        stack = DeployedStack(run_program(base_config("dev")), moto, stripe, root,
+                              environment=environment)  # fmt: skip
+        stripe.stock(stack.document)
+        yield stack
