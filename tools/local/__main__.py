@@ -13,6 +13,7 @@ to the demo page. Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -71,64 +72,69 @@ def serve(stack_name: str, port: int) -> int:
         for key, default in REDIRECT_PATH_DEFAULTS.items()
     }
     _stop_on_sigterm()
-    with running_moto() as moto:
-        document: dict[str, Any] = json.loads(
-            recording.one("aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]
-        )
-        emulator: StripeFake | None = None
-        if api_key:
-            import stripe
-
-            client = stripe.StripeClient(api_key)
-            document = real_stripe.ensure_catalog(
-                client, recording, document, f"{stack_name}-local"
-            )
-            document["stripe_secret_key"] = api_key
-            document["stripe_webhook_secret"] = os.environ.get(
-                "STRIPE_WEBHOOK_SECRET", document["stripe_webhook_secret"]
-            )
-        else:
-            emulator = StripeFake(hosted_pages=True).start()
-            emulator.stock(document)
-        stack = DeployedStack(
-            recording,
-            moto,
-            emulator,
-            BUILD_DIR / "local" / "functions",
-            document=document,
-            environment={"FRONTEND_DOMAIN": frontend, "LOG_LEVEL": "INFO"},
-            logs=None,
-        )
-        api = LocalApi(
-            stack,
-            devjwt.signing_key(JWT_KEY),
-            allowed_origins={origin, frontend, f"http://localhost:{port}", project} - {""},
-            demo_paths=DEMO_PATHS | set(paths.values()),
-            emulator=emulator,
-        )
-        server.api = api
-        if emulator is not None:
-            emulator.webhook = (f"{origin}/stripe/webhook", stack.document["stripe_webhook_secret"])
-        mode = (
-            "real Stripe test mode"
-            if api_key
-            else f"the Stripe emulator at {emulator and emulator.base_url}"
-        )
-        print(
-            f"saas-billing ({stack_name}) on {origin} with {mode}\n"
-            f"  demo page:  {origin}/\n  contract:   {origin}/openapi.yaml\n"
-            f"  a token:    make token USER=alice\n  stop:       Ctrl-C",
-            flush=True,
-        )
+    # One try from the bind on: a Ctrl-C at any moment (even while the banner prints) stops
+    # whatever has started, in reverse order, and never ends in a traceback.
+    with contextlib.ExitStack() as started:
+        started.callback(server.server_close)
         try:
+            moto = started.enter_context(running_moto())
+            document: dict[str, Any] = json.loads(
+                recording.one("aws:secretsmanager/secretVersion:SecretVersion").inputs[
+                    "secretString"
+                ]
+            )
+            emulator: StripeFake | None = None
+            if api_key:
+                import stripe
+
+                client = stripe.StripeClient(api_key)
+                document = real_stripe.ensure_catalog(
+                    client, recording, document, f"{stack_name}-local"
+                )
+                document["stripe_secret_key"] = api_key
+                document["stripe_webhook_secret"] = os.environ.get(
+                    "STRIPE_WEBHOOK_SECRET", document["stripe_webhook_secret"]
+                )
+            else:
+                emulator = StripeFake(hosted_pages=True).start()
+                started.callback(emulator.stop)
+                emulator.stock(document)
+            stack = DeployedStack(
+                recording,
+                moto,
+                emulator,
+                BUILD_DIR / "local" / "functions",
+                document=document,
+                environment={"FRONTEND_DOMAIN": frontend, "LOG_LEVEL": "INFO"},
+                logs=None,
+            )
+            started.callback(stack.stop)
+            server.api = LocalApi(
+                stack,
+                devjwt.signing_key(JWT_KEY),
+                allowed_origins={origin, frontend, f"http://localhost:{port}", project} - {""},
+                demo_paths=DEMO_PATHS | set(paths.values()),
+                emulator=emulator,
+            )
+            if emulator is not None:
+                emulator.webhook = (
+                    f"{origin}/stripe/webhook",
+                    stack.document["stripe_webhook_secret"],
+                )
+            mode = (
+                "real Stripe test mode"
+                if api_key
+                else f"the Stripe emulator at {emulator and emulator.base_url}"
+            )
+            print(
+                f"saas-billing ({stack_name}) on {origin} with {mode}\n"
+                f"  demo page:  {origin}/\n  contract:   {origin}/openapi.yaml\n"
+                f"  a token:    make token USER=alice\n  stop:       Ctrl-C",
+                flush=True,
+            )
             server.serve_forever()
         except KeyboardInterrupt:
             print("stopping", flush=True)
-        finally:
-            server.server_close()
-            stack.stop()
-            if emulator is not None:
-                emulator.stop()
     return 0
 
 
@@ -163,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     completing.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(args.stack, args.port)
+        try:
+            return serve(args.stack, args.port)
+        except KeyboardInterrupt:  # before the port was bound: nothing to clean up yet
+            print("stopping", flush=True)
+            return 130
     if args.command == "token":
         return token(args.user, args.email)
     return complete_checkout(args.session, args.port)
