@@ -9,7 +9,13 @@ resource (after the replacement exists, since prices are created before the old 
 a failure leaves the resource in state so the next `up` tries again.
 
 Delete hooks need the program: `pulumi destroy` must run with `--run-program` (`make destroy`
-passes it). Archiving is idempotent: an object already archived, or gone, is not an error.
+passes it; without it the engine refuses: `hook "..." was not registered`). The engine runs a
+delete's hooks from the resource's recorded state (pulumi/pulumi `DeleteStep.Apply` reads
+`old.ResourceHooks`) and records the program's hooks on every step, so a stack deployed before
+these hooks existed gets them from its first `up`, and a price replaced in that same `up` is
+not archived (the README says to upgrade with the catalog unchanged first). Hooks never run in
+a preview (`on_dry_run` is left false). Archiving is idempotent: an object already archived, or
+gone, is not an error.
 """
 
 from __future__ import annotations
