@@ -12,6 +12,10 @@ The files are reproducible: `unchecked-hash` pycs carry a hash of their source i
 timestamp (and Python trusts them without re-reading the source), and each records the path
 the file has on Lambda (`/opt/python/...`, `/var/task/...`), not the build folder's. Compiled
 output is cached under build/ by the sources' content and the interpreter's exact version.
+Compiling is deterministic for one interpreter (tested: two fresh parallel compilations give
+the same bytes), but CPython may change the code it generates in a patch release (a compiler
+fix), so two machines build identical archives when their 3.12 is the same patch release;
+otherwise the first deploy from the other machine publishes a new layer version once.
 """
 
 from __future__ import annotations

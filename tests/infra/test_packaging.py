@@ -150,6 +150,19 @@ def test_without_python_312_the_build_says_how_to_get_one(
         bytecode.find_runtime_python()
 
 
+def test_two_fresh_compilations_give_the_same_bytecode(tmp_path: Path) -> None:
+    """Bytecode is compiled anew, in parallel worker processes, not read from the cache."""
+    vendor = packaging.install_layer_requirements(packaging.LAMBDAS_DIR / "requirements.txt")
+    entries = sorted(
+        (path.relative_to(vendor).as_posix(), path.read_bytes())
+        for path in (vendor / "stripe").rglob("*.py")
+    )
+    first = bytecode.compile_entries(entries, "/opt/python", tmp_path / "first")
+    second = bytecode.compile_entries(entries, "/opt/python", tmp_path / "second")
+    assert len(first) == len(entries) > 100
+    assert first == second
+
+
 def test_a_python_312_is_found_here() -> None:
     path, version = bytecode.find_runtime_python()
     assert version.startswith("3.12.") and Path(path).exists()
