@@ -43,6 +43,9 @@ class BillingFunctionArgs:
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
     snap_start: bool = False
     """Publish versions with SnapStart and serve them through the `live` alias."""
+    log_level: str = "INFO"
+    """Lambda's application log level: lines below it never reach CloudWatch, whatever the
+    function's own LOG_LEVEL lets through, so the two are set together."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -110,6 +113,7 @@ class BillingFunction(pulumi.ComponentResource):
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 # Lambda's own START/END/REPORT lines as JSON, like ours (shared/log.py).
                 log_format="JSON",
+                application_log_level=args.log_level,
                 log_group=log_group.name,
             ),
             publish=args.snap_start,

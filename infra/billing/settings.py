@@ -104,6 +104,8 @@ class StackSettings:
     """How often the reconciliation replays undelivered events."""
     snap_start: bool = False
     """Lambda SnapStart for both API functions (published versions behind a `live` alias)."""
+    log_level: str = "INFO"
+    """The functions' LOG_LEVEL and Lambda's application log level (Lambda's level names)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -136,6 +138,7 @@ PROJECT_KEYS = (
     "throttleRateLimit",
     "throttleBurstLimit",
     "snapStart",
+    "logLevel",
     "reconcileIntervalMinutes",
     "checkoutSuccessPath",
     "checkoutCancelPath",
@@ -295,6 +298,7 @@ def parse_settings(
         throttle_rate_limit=_positive_integer(project_config, "throttleRateLimit", default=50),
         throttle_burst_limit=_positive_integer(project_config, "throttleBurstLimit", default=100),
         snap_start=_boolean(project_config, "snapStart", default=False),
+        log_level=_log_level(project_config),
         reconcile_interval_minutes=_reconcile_interval(project_config),
         region=pulumi.Config("aws").get("region") or "us-east-1",
         alarm_email=_alarm_email(project_config),
@@ -393,6 +397,18 @@ def _path(config: pulumi.Config, key: str, default: str) -> str:
             f"(such as {default}), without a query or fragment"
         )
     return path
+
+
+#: Lambda's application log levels that Python's logging also knows (it reads WARN as WARNING).
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+
+
+def _log_level(config: pulumi.Config) -> str:
+    level = (config.get("logLevel") or "INFO").upper()
+    level = "WARN" if level == "WARNING" else level
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{config.full_key('logLevel')} must be one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def _reconcile_interval(config: pulumi.Config) -> int:

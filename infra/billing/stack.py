@@ -152,7 +152,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
         "PROJECT_NAME": settings.project,
         "USERS_TABLE": tables.users_table_name,
         "SECRETS_CACHE_TTL_SECONDS": str(settings.secrets_cache_ttl_seconds),
-        "LOG_LEVEL": "INFO",
+        "LOG_LEVEL": settings.log_level,
     }
 
     def billing_function(
@@ -178,6 +178,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
                 kms_key_arn=settings.secret_kms_key_arn,
                 depends_on=[secret.version],
                 snap_start=snap_start,
+                log_level=settings.log_level,
                 tags=settings.tags,
             ),
         )

@@ -44,7 +44,7 @@ def prepare_snapshot(warm: Callable[[], None]) -> bool:
         return False
     warm()
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+        from snapshot_restore_py import register_after_restore
     except ImportError:  # not on Lambda: nothing will restore this process
         return True
     register_after_restore(after_restore)

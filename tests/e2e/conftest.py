@@ -15,14 +15,19 @@ from tools.mock_engine import base_config, run_program
 
 @contextmanager
 def deployed_dev_stack(
-    moto: str, stripe: StripeFake, root: Path, environment: Mapping[str, str] | None = None
+    moto: str,
+    stripe: StripeFake,
+    root: Path,
+    environment: Mapping[str, str] | None = None,
+    config: Mapping[str, str] | None = None,
 ) -> Iterator[DeployedStack]:
-    """The dev stack as the program declares it, with the emulator stocked like its account."""
+    """The dev stack as the program declares it (with `config` added to Pulumi.dev.yaml's), with
+    the emulator stocked like its account."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                             "AWS_DEFAULT_REGION": REGION}.items():  # fmt: skip
             patch.setenv(name, value)
-        stack = DeployedStack(run_program(base_config("dev")), moto, stripe, root,
-                              environment=environment)  # fmt: skip
+        recording = run_program({**base_config("dev"), **(config or {})})
+        stack = DeployedStack(recording, moto, stripe, root, environment=environment)
         stripe.stock(stack.document)
         yield stack

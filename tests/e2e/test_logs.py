@@ -25,7 +25,10 @@ def story_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Dep
         running_moto() as moto,
         running_stripe_fake() as stripe,
         deployed_dev_stack(
-            moto, stripe, Path(tmp_path_factory.mktemp("logs")), environment={"LOG_LEVEL": "DEBUG"}
+            moto,
+            stripe,
+            Path(tmp_path_factory.mktemp("logs")),
+            config={"saas-billing:logLevel": "DEBUG"},
         ) as stack,  # fmt: skip
     ):
         document = stack.document

@@ -148,3 +148,32 @@ def test_without_a_domain_nothing_of_it_is_declared(dev: Recording) -> None:
 def test_half_given_options_are_settings_errors(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         run_program(dev_config(**overrides))
+
+
+def logging_of(recording: Recording) -> list[tuple[str, str]]:
+    """(LOG_LEVEL, Lambda's application log level) of every function."""
+    return [
+        (
+            f.inputs["environment"]["variables"]["LOG_LEVEL"],
+            f.inputs["loggingConfig"]["applicationLogLevel"],
+        )
+        for f in recording.of_type("aws:lambda/function:Function")
+    ]
+
+
+def test_every_function_logs_json_at_one_level_its_code_and_lambda_agree_on(
+    dev: Recording,
+) -> None:
+    assert logging_of(dev) and set(logging_of(dev)) == {("INFO", "INFO")}
+    formats = {
+        f.inputs["loggingConfig"]["logFormat"] for f in dev.of_type("aws:lambda/function:Function")
+    }
+    assert formats == {"JSON"}
+    debugging = run_program(dev_config(logLevel="debug"))
+    assert set(logging_of(debugging)) == {("DEBUG", "DEBUG")}
+    assert set(logging_of(run_program(dev_config(logLevel="WARNING")))) == {("WARN", "WARN")}
+
+
+def test_an_unknown_log_level_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match=r"saas-billing:logLevel must be one of DEBUG, INFO"):
+        run_program(dev_config(logLevel="VERBOSE"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import sys
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,17 +14,18 @@ from tests.support.billing_world import BillingWorld, fake_key, load_function
 
 
 @pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Callable[[], None]]]:
-    """A stand-in for the runtime's `snapshot_restore_py`, recording registered hooks."""
-    hooks: list[Callable[[], None]] = []
-    module = types.ModuleType("snapshot_restore_py")
-    module.register_after_restore = hooks.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
+def registered() -> Iterator[list[Any]]:
+    """The runtime's own hook registry (`snapshot_restore_py`, as Lambda ships it), emptied."""
+    import snapshot_restore_py
+
+    hooks: list[Any] = snapshot_restore_py.get_after_restore()
+    hooks.clear()
     yield hooks
+    hooks.clear()
 
 
 def test_an_ordinary_init_warms_nothing(
-    monkeypatch: pytest.MonkeyPatch, registered: list[Callable[[], None]]
+    monkeypatch: pytest.MonkeyPatch, registered: list[Any]
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
     warmed: list[str] = []
@@ -33,17 +34,24 @@ def test_an_ordinary_init_warms_nothing(
 
 
 def test_a_snapshot_init_warms_and_registers_the_restore_hook(
-    world: BillingWorld, monkeypatch: pytest.MonkeyPatch, registered: list[Callable[[], None]]
+    world: BillingWorld, monkeypatch: pytest.MonkeyPatch, registered: list[Any]
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
     load_function("subscription")
-    assert registered == [snapstart.after_restore]
+    assert [hook for hook, _, _ in registered] == [snapstart.after_restore]
     assert aws.client.cache_info().currsize == 2, "secretsmanager and dynamodb clients"
     assert "stripe" in sys.modules
     assert world.secret_reads == [], "no secret may be read into a snapshot"
 
 
-def test_restoring_drops_the_secret_clients_and_random_state(world: BillingWorld) -> None:
+def test_restoring_drops_the_secret_clients_and_random_state(
+    world: BillingWorld, monkeypatch: pytest.MonkeyPatch, registered: list[Any]
+) -> None:
+    """The restore runs as Lambda's runtime runs it: its hook runner calls what was registered."""
+    from awslambdaric import lambda_runtime_hooks_runner
+
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    load_function("subscription")
     old_key = world.document["stripe_secret_key"]
     assert secrets.require_secret("stripe_secret_key") == old_key
     stripe_client.stripe_client()
@@ -52,7 +60,7 @@ def test_restoring_drops_the_secret_clients_and_random_state(world: BillingWorld
     new_key = fake_key("sk", "ROTATED")
     world.write_secret(stripe_secret_key=new_key)  # rotated after the snapshot was taken
 
-    snapstart.after_restore()
+    lambda_runtime_hooks_runner.run_after_restore()
 
     assert aws.client.cache_info().currsize == 0
     assert stripe_client._client is None

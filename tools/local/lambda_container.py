@@ -1,8 +1,10 @@
 """A Lambda "container": a separate interpreter that imports a handler from extracted archives.
 
 Its path is the function's zip, the layer's python/ folder, a folder holding only boto3 and its
-own dependencies (as the Lambda runtime provides them) and the standard library; nothing from
-this project's virtualenv. It stays up between requests, so it is warm like a real container.
+own dependencies and the runtime's own code (as the Lambda runtime provides them) and the
+standard library; nothing from this project's virtualenv. Logging is set up by the runtime's
+code as in Lambda, before the handler is imported. It stays up between requests, so it is warm
+like a real container.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import boto3
 RUNTIME_PACKAGES = (
     "boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3",
 )  # fmt: skip
+#: The runtime's own code beside them: awslambdaric (which sets logging up before the handler
+#: is imported) with its dependency, and the SnapStart hook library.
+RUNTIME_CODE = ("awslambdaric", "simplejson", "snapshot_restore_py.py")
 
 _RUNNER = r"""
 import json, sys, time, uuid
@@ -38,6 +43,24 @@ class Context:  # what Lambda passes: a request id and the time left
         self._deadline = time.monotonic() + timeout_ms / 1000
     def get_remaining_time_in_millis(self):
         return int((self._deadline - time.monotonic()) * 1000)
+
+# Logging as Lambda's python3.12 runtime sets it up (awslambdaric, in the runtime like boto3):
+# its handler on the root logger, frames to Lambda's log pipe. Here the pipe is stderr: a JSON
+# frame below the application log level is dropped, as Lambda drops it; any other JSON frame is
+# its line; a text frame is marked, so a line Lambda would not take as JSON shows as such.
+import logging
+from awslambdaric import bootstrap
+from awslambdaric.lambda_runtime_log_utils import _JSON_FRAME_TYPES
+levels = {frame: level for level, frame in _JSON_FRAME_TYPES.items()}
+threshold = logging.getLevelName(bootstrap._AWS_LAMBDA_LOG_LEVEL or "INFO")
+class Pipe:
+    def log(self, msg, frame_type=None):
+        if frame_type in levels and levels[frame_type] < threshold:
+            return
+        line = msg.rstrip("\n")
+        sys.stderr.write((line if frame_type in levels else "[text frame] " + line) + "\n")
+        sys.stderr.flush()
+bootstrap._setup_logging(bootstrap._AWS_LAMBDA_LOG_FORMAT, bootstrap._AWS_LAMBDA_LOG_LEVEL, Pipe())
 
 import handler
 for line in sys.stdin:
@@ -65,7 +88,7 @@ def runtime_packages(destination: Path) -> Path:
     """A folder with only boto3 and what it needs, linked from this interpreter's site-packages."""
     destination.mkdir(parents=True, exist_ok=True)
     site = Path(boto3.__file__).parents[1]
-    for name in RUNTIME_PACKAGES:
+    for name in RUNTIME_PACKAGES + RUNTIME_CODE:
         if not (destination / name).exists():
             (destination / name).symlink_to(site / name)
     return destination

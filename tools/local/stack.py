@@ -105,7 +105,7 @@ class DeployedStack:
         }
         if self._stripe is not None:
             emulators["STRIPE_API_BASE"] = self._stripe.base_url
-        return {**variables, **emulators, **self._extra_environment}
+        return {**variables, **emulators, **_runtime_logging(function), **self._extra_environment}
 
     def _routes(self) -> dict[str, Route]:
         integrations = {
@@ -247,3 +247,15 @@ def _table_definition(inputs: dict[str, Any]) -> dict[str, Any]:
             for index in indexes
         ]
     return definition
+
+
+def _runtime_logging(function: Registration) -> dict[str, str]:
+    """What Lambda tells its runtime about the declared logging config (the runtime reads them)."""
+    declared = function.inputs.get("loggingConfig") or {}
+    log_format = declared.get("logFormat", "Text")
+    if log_format != "JSON":
+        return {"AWS_LAMBDA_LOG_FORMAT": log_format}
+    return {
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": declared.get("applicationLogLevel") or "INFO",
+    }
