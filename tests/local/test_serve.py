@@ -135,6 +135,6 @@ def test_ctrl_c_at_any_moment_stops_cleanly(after: str) -> None:
 
 def test_a_live_key_is_refused() -> None:
     running = start_serve({"STRIPE_API_KEY": "sk_live_" + "FAKE" * 6})
-    output, _ = running.process.communicate(timeout=120)
-    assert running.process.returncode != 0
+    assert running.finish(timeout=120) != 0
+    output = "\n".join(running.lines)
     assert "live key" in output and "FAKE" not in output
