@@ -4,7 +4,8 @@ With `hostedZoneId`, an ACM certificate in the stack's region is requested and v
 in that Route 53 zone, and an alias record points the name at the API. With `certificateArn`
 (a certificate in the stack's region covering the name), that certificate is used; add
 `hostedZoneId` too for the alias record, or point your DNS at the exported regional name.
-The domain is regional with TLS 1.2; the `$default` stage is mapped at its root.
+The domain is regional, dualstack (IPv4 and IPv6: A and AAAA aliases) with TLS 1.2; the
+`$default` stage is mapped at its root.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class CustomDomain(pulumi.ComponentResource):
                 certificate_arn=certificate_arn,
                 endpoint_type="REGIONAL",
                 security_policy="TLS_1_2",
+                # IPv4 is API Gateway's default; the AAAA alias below needs a dualstack name
+                # (a domain name's IP type is its own, whatever the API it maps to).
+                ip_address_type="dualstack",
             ),
             tags=dict(args.tags),
             opts=child,

@@ -101,6 +101,7 @@ def test_a_domain_with_a_zone_gets_a_validated_certificate_and_alias_records() -
     domain = recording.one("aws:apigatewayv2/domainName:DomainName").inputs
     assert domain["domainNameConfiguration"]["securityPolicy"] == "TLS_1_2"
     assert domain["domainNameConfiguration"]["endpointType"] == "REGIONAL"
+    assert domain["domainNameConfiguration"]["ipAddressType"] == "dualstack", "AAAA needs IPv6"
     mapping = recording.one("aws:apigatewayv2/apiMapping:ApiMapping").inputs
     assert mapping["apiId"] == recording.one("aws:apigatewayv2/api:Api").id
     records = {r.inputs["type"]: r.inputs for r in recording.of_type("aws:route53/record:Record")
