@@ -65,6 +65,7 @@ class BillingFunction(pulumi.ComponentResource):
     invoke_arn: pulumi.Output[str]
     """What API Gateway integrates: the alias's invoke ARN with SnapStart, else the function's."""
     name: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
     alias_name: str | None
 
     def __init__(
@@ -132,6 +133,7 @@ class BillingFunction(pulumi.ComponentResource):
         self.arn = function.arn
         self.invoke_arn = function.invoke_arn
         self.name = function.name
+        self.log_group_name = log_group.name
         self.alias_name = None
         if args.snap_start:
             alias = aws.lambda_.Alias(

@@ -258,6 +258,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
             api_id=api.api_id,
             api_functions=[settings.names.subscription_function, settings.names.webhook_function],
             webhook_function=settings.names.webhook_function,
+            webhook_log_group=webhook_function.log_group_name,
             reconcile_function=settings.names.reconcile_function,
             reconcile_interval_minutes=settings.reconcile_interval_minutes,
             region=settings.region,

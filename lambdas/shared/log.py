@@ -95,6 +95,14 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"billing.{name}")
 
 
+def log_response(logger: logging.Logger, route: str, status: int) -> None:
+    """The request's one access line, `route` and `status` as fields: 5xx at ERROR, 4xx at
+    WARNING, so the alarms that count these lines (the webhook's) see them at any logLevel the
+    stack accepts (WARN at most)."""
+    level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+    logger.log(level, "%s %s", route, status, extra={"route": route, "status": status})
+
+
 def begin_request(context: Any) -> None:
     """Start a request's log context: its Lambda request id, nothing else yet."""
     request_id = getattr(context, "aws_request_id", None)

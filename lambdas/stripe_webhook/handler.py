@@ -2,7 +2,8 @@
 
 400 for anything not correctly signed (nothing is written), 200 once the event is applied,
 ignored (unknown type, malformed object, unknown user) or already processed, 500 on a
-processing failure so that Stripe retries it.
+processing failure so that Stripe retries it. Every answer logs one access line with its status
+(`shared.log.log_response`): the webhook's alarms count those lines.
 """
 
 from __future__ import annotations
@@ -13,16 +14,24 @@ from typing import Any
 from verification import InvalidWebhookError, verify_event
 
 from shared.http import HttpError, header, raw_body, response
-from shared.log import begin_request, get_logger
+from shared.log import begin_request, get_logger, log_response
 from shared.processing import process_event
 from shared.snapstart import prepare_snapshot, warm_clients
 
 logger = get_logger("stripe_webhook.handler")
+#: The route key API Gateway gives this function; its access lines name it.
+ROUTE = "POST /stripe/webhook"
 prepare_snapshot(warm_clients("secretsmanager", "dynamodb", stripe=True))
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     begin_request(context)
+    answer = _answer(event)
+    log_response(logger, ROUTE, answer["statusCode"])
+    return answer
+
+
+def _answer(event: Mapping[str, Any]) -> dict[str, Any]:
     try:
         stripe_event = verify_event(raw_body(event), header(event, "stripe-signature"))
     except HttpError as error:  # a body that is not what API Gateway says it is

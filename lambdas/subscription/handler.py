@@ -8,7 +8,7 @@ from typing import Any
 import service
 
 from shared.http import Caller, HttpError, caller, json_body, response
-from shared.log import begin_request, bind, get_logger
+from shared.log import begin_request, bind, get_logger, log_response
 from shared.secrets import SecretsError
 from shared.snapstart import prepare_snapshot, warm_clients
 
@@ -54,9 +54,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     begin_request(context)
     key = route_key(event)
     answer = _answer(key, event)
-    logger.info(
-        "%s %s", key, answer["statusCode"], extra={"route": key, "status": answer["statusCode"]}
-    )
+    log_response(logger, key, answer["statusCode"])
     return answer
 
 

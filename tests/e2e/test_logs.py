@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from billing.monitoring import webhook_log_metrics
 from tests.e2e.conftest import deployed_dev_stack
 from tests.support.billing_world import fake_webhook_secret
+from tests.support.metric_filter import matches
 from tools.local.emulators import running_moto, running_stripe_fake
 from tools.local.stack import DeployedStack
 
@@ -86,3 +88,16 @@ def test_no_line_holds_a_secret_or_a_payload(story_logs: tuple[list[str], Deploy
             assert value not in text, f"{key} reached a log line"
     for fragment in PAYLOAD_FRAGMENTS:
         assert fragment not in text, f"a payload ({fragment}) reached a log line"
+
+
+def test_the_webhook_alarms_count_its_refused_answers_and_nothing_else(
+    story_logs: tuple[list[str], DeployedStack],
+) -> None:
+    """The metric filters behind the webhook's alarms, read on every line of the story."""
+    lines, _ = story_logs
+    counted = {m.metric: sum(matches(m.pattern, line) for line in lines)
+               for m in webhook_log_metrics()}  # fmt: skip
+    assert counted == {"4xx": 1, "5xx": 0}, "one forged delivery, no failure"
+    accepted = [line for line in lines if '"route": "POST /stripe/webhook"' in line
+                and '"status": 200' in line]  # fmt: skip
+    assert len(accepted) >= 3, "the deliveries the story made were logged too"

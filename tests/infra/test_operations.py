@@ -50,18 +50,33 @@ def test_every_function_has_errors_and_throttles_alarms(dev: Recording) -> None:
     assert reconcile["period"] == 3600 and reconcile["evaluationPeriods"] == 1, "any failed run"
 
 
-def test_the_webhook_route_and_the_api_have_their_own_alarms(dev: Recording) -> None:
+def test_the_webhook_and_the_api_have_their_own_alarms(dev: Recording) -> None:
     found = alarms(dev)
-    api_id = dev.one("aws:apigatewayv2/api:Api").id
-    webhook = {"ApiId": api_id, "Stage": "$default", "Route": "POST /stripe/webhook"}
-    assert found["dev-saas-billing-webhook-5xx"]["dimensions"] == webhook
+    namespace = "dev-saas-billing/webhook"
+    failed = found["dev-saas-billing-webhook-5xx"]
+    assert (failed["namespace"], failed["metricName"]) == (namespace, "5xx")
+    assert "dimensions" not in failed, "the filter's metric has none"
     surge = found["dev-saas-billing-webhook-4xx-surge"]
-    assert surge["metricName"] == "4xx" and surge["dimensions"] == webhook
+    assert (surge["namespace"], surge["metricName"]) == (namespace, "4xx")
     assert (surge["threshold"], surge["period"]) == (10, 900)
+    api_id = dev.one("aws:apigatewayv2/api:Api").id
     api = found["dev-saas-billing-api-5xx"]
     assert api["dimensions"] == {"ApiId": api_id, "Stage": "$default"} and api["threshold"] == 5
     stage = dev.one("aws:apigatewayv2/stage:Stage").inputs
-    assert stage["defaultRouteSettings"]["detailedMetricsEnabled"] is True, "per-route metrics"
+    assert stage["defaultRouteSettings"]["detailedMetricsEnabled"] is True, "per-route charts"
+
+
+def test_the_webhook_metrics_are_counted_from_its_own_log_group(dev: Recording) -> None:
+    webhook = next(f for f in dev.of_type("aws:lambda/function:Function")
+                   if f.inputs["name"] == "dev-saas-billing-stripe-webhook")  # fmt: skip
+    filters = {f.inputs["metricTransformation"]["name"]: f.inputs
+               for f in dev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")}  # fmt: skip
+    assert set(filters) == {"4xx", "5xx"}
+    for metric in filters.values():
+        assert metric["logGroupName"] == webhook.inputs["loggingConfig"]["logGroup"]
+        assert metric["metricTransformation"]["namespace"] == "dev-saas-billing/webhook"
+        assert metric["metricTransformation"]["value"] == "1"
+        assert '$.route = "POST /stripe/webhook"' in metric["pattern"]
 
 
 def test_no_alarm_fires_on_a_quiet_stack_and_all_notify_the_topic(dev: Recording) -> None:
@@ -175,6 +190,7 @@ def test_every_function_logs_json_at_one_level_its_code_and_lambda_agree_on(
     assert set(logging_of(run_program(dev_config(logLevel="WARNING")))) == {("WARN", "WARN")}
 
 
-def test_an_unknown_log_level_is_a_settings_error() -> None:
+@pytest.mark.parametrize("level", ["VERBOSE", "ERROR"])
+def test_an_unknown_or_too_quiet_log_level_is_a_settings_error(level: str) -> None:
     with pytest.raises(SettingsError, match=r"saas-billing:logLevel must be one of DEBUG, INFO"):
-        run_program(dev_config(logLevel="VERBOSE"))
+        run_program(dev_config(logLevel=level))

@@ -7,8 +7,11 @@ from types import ModuleType
 
 import pytest
 
+from billing.monitoring import webhook_log_metrics
 from shared import aws
+from shared.log import JsonFormatter
 from tests.support.billing_world import MONTHLY_PRICE, BillingWorld, body
+from tests.support.metric_filter import matches
 
 
 def assert_no_secret_anywhere(world: BillingWorld, texts: list[str]) -> None:
@@ -80,3 +83,19 @@ def test_stripe_rejecting_every_key_is_5xx_without_secrets(
     out = capsys.readouterr()
     assert "AuthenticationError" in captured.text
     assert_no_secret_anywhere(world, [response["body"], captured.text, out.out, out.err])
+
+
+def test_a_failed_delivery_logs_the_line_the_webhook_5xx_alarm_counts(
+    world: BillingWorld,
+    webhook: ModuleType,
+    captured: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    aws.reset_clients()
+    hook = world.deliver(webhook, world.stripe.event("customer.subscription.updated", {"id": "x"}))
+    assert hook["statusCode"] == 500
+    lines = [JsonFormatter().format(record) for record in captured.records]
+    counted = {m.metric: sum(matches(m.pattern, line) for line in lines)
+               for m in webhook_log_metrics()}  # fmt: skip
+    assert counted == {"5xx": 1, "4xx": 0}
