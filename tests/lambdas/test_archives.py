@@ -89,3 +89,22 @@ def test_a_route_that_calls_stripe_imports_it(
     assert lambda_.invoke(event)["statusCode"] == 200
     lambda_.stop()
     assert "stripe" in lambda_.imported, "the check above would prove nothing otherwise"
+
+
+def test_without_the_runtime_code_the_function_logs_json_itself(
+    world: BillingWorld, deployed: dict[str, Path], tmp_path: Path
+) -> None:
+    """Where awslambdaric cannot be installed (macOS), a container still runs and logs JSON."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for entry in deployed["runtime"].iterdir():
+        if entry.name not in ("awslambdaric", "simplejson"):
+            (runtime / entry.name).symlink_to(entry.resolve())
+    lambda_ = LambdaContainer(
+        deployed["subscription"], deployed["layer"], runtime, dict(os.environ)
+    )
+    response = lambda_.invoke(world.api_event("GET", "/subscription/prices"))
+    logs = lambda_.stop()
+    assert response["statusCode"] == 200 and "awslambdaric" not in lambda_.imported
+    lines = [json.loads(line) for line in logs.splitlines() if line.strip()]
+    assert [line["route"] for line in lines if "route" in line] == ["GET /subscription/prices"]

@@ -13,7 +13,11 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from tests.conftest import REPO_ROOT
+
+pytest.importorskip("awslambdaric", reason="Lambda's runtime code ships Linux wheels only")
 
 _SCRIPT = r"""
 import json, logging, sys

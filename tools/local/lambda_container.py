@@ -48,19 +48,26 @@ class Context:  # what Lambda passes: a request id and the time left
 # its handler on the root logger, frames to Lambda's log pipe. Here the pipe is stderr: a JSON
 # frame below the application log level is dropped, as Lambda drops it; any other JSON frame is
 # its line; a text frame is marked, so a line Lambda would not take as JSON shows as such.
-import logging
-from awslambdaric import bootstrap
-from awslambdaric.lambda_runtime_log_utils import _JSON_FRAME_TYPES
-levels = {frame: level for level, frame in _JSON_FRAME_TYPES.items()}
-threshold = logging.getLevelName(bootstrap._AWS_LAMBDA_LOG_LEVEL or "INFO")
-class Pipe:
-    def log(self, msg, frame_type=None):
-        if frame_type in levels and levels[frame_type] < threshold:
-            return
-        line = msg.rstrip("\n")
-        sys.stderr.write((line if frame_type in levels else "[text frame] " + line) + "\n")
-        sys.stderr.flush()
-bootstrap._setup_logging(bootstrap._AWS_LAMBDA_LOG_FORMAT, bootstrap._AWS_LAMBDA_LOG_LEVEL, Pipe())
+# awslambdaric ships Linux wheels only: elsewhere the function's own logging set-up stands.
+try:
+    import logging
+    from awslambdaric import bootstrap
+    from awslambdaric.lambda_runtime_log_utils import _JSON_FRAME_TYPES
+except ImportError:
+    bootstrap = None
+if bootstrap is not None:
+    levels = {frame: level for level, frame in _JSON_FRAME_TYPES.items()}
+    threshold = logging.getLevelName(bootstrap._AWS_LAMBDA_LOG_LEVEL or "INFO")
+    class Pipe:
+        def log(self, msg, frame_type=None):
+            if frame_type in levels and levels[frame_type] < threshold:
+                return
+            line = msg.rstrip("\n")
+            sys.stderr.write((line if frame_type in levels else "[text frame] " + line) + "\n")
+            sys.stderr.flush()
+    bootstrap._setup_logging(
+        bootstrap._AWS_LAMBDA_LOG_FORMAT, bootstrap._AWS_LAMBDA_LOG_LEVEL, Pipe()
+    )
 
 import handler
 for line in sys.stdin:
@@ -89,8 +96,9 @@ def runtime_packages(destination: Path) -> Path:
     destination.mkdir(parents=True, exist_ok=True)
     site = Path(boto3.__file__).parents[1]
     for name in RUNTIME_PACKAGES + RUNTIME_CODE:
-        if not (destination / name).exists():
-            (destination / name).symlink_to(site / name)
+        link = destination / name
+        if (site / name).exists() and not link.is_symlink():  # RUNTIME_CODE: Linux only
+            link.symlink_to(site / name)
     return destination
 
 
