@@ -33,14 +33,39 @@ from tools.local import devjwt, real_stripe  # noqa: E402
 JWT_KEY = BUILD_DIR / "local" / "jwt.key"
 
 
-def _stop_on_sigterm() -> None:
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+class StartupInterrupts:
+    """Ctrl-C (or SIGTERM) during start-up is noted, and acted on once start-up is done.
 
-    signal.signal(signal.SIGTERM, stop)
+    Start-up runs the program under Pulumi's mocks (an event loop and worker threads) and starts
+    servers and processes; an interrupt in the middle of that can strand a thread that never
+    ends, and the process hangs (seen: one start in ten). So an interrupt then only sets
+    `requested`; `release()` raises it where one `try` stops everything started, and from then
+    on both signals raise KeyboardInterrupt at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def hold(self) -> None:
+        def note(signum: int, frame: Any) -> None:
+            self.requested = True
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, note)
+
+    def release(self) -> None:
+        def stop(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop)
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 def serve(stack_name: str, port: int) -> int:
+    interrupts = StartupInterrupts()
+    interrupts.hold()
     from tools import plan
     from tools.local.emulators import running_moto
     from tools.local.server import DEMO_PATHS, LocalApi
@@ -62,6 +87,9 @@ def serve(stack_name: str, port: int) -> int:
     except SettingsError as error:
         print(f"settings error: {error}", file=sys.stderr)
         return 2
+    if interrupts.requested:  # nothing started yet
+        print("stopping", flush=True)
+        return 130
     server = http_server(None, port)  # bound first: with --port 0 the origin is known now
     port = int(server.server_address[1])
     origin = f"http://127.0.0.1:{port}"
@@ -71,8 +99,7 @@ def serve(stack_name: str, port: int) -> int:
         key: str(config.get(f"saas-billing:{key}") or default)
         for key, default in REDIRECT_PATH_DEFAULTS.items()
     }
-    _stop_on_sigterm()
-    # One try from the bind on: a Ctrl-C at any moment (even while the banner prints) stops
+    # One try from the bind on: a Ctrl-C at any moment (held until the banner is out) stops
     # whatever has started, in reverse order, and never ends in a traceback.
     with contextlib.ExitStack() as started:
         started.callback(server.server_close)
@@ -132,6 +159,7 @@ def serve(stack_name: str, port: int) -> int:
                 f"  a token:    make token USER=alice\n  stop:       Ctrl-C",
                 flush=True,
             )
+            interrupts.release()
             server.serve_forever()
         except KeyboardInterrupt:
             print("stopping", flush=True)
