@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 
 from billing.app_secret import AppSecret, AppSecretArgs
+from billing.contract import STACK_ID_VARIABLE
 from billing.domain import CustomDomain, CustomDomainArgs
 from billing.function import BillingFunction, BillingFunctionArgs, TableAccess
 from billing.http_api import HttpApi, HttpApiArgs, LambdaRoutes, LambdaRoutesArgs
@@ -148,8 +149,8 @@ def build_stack(settings: StackSettings) -> BillingStack:
     )
 
     common_environment: dict[str, pulumi.Input[str]] = {
-        "ENVIRONMENT": settings.environment,
-        "PROJECT_NAME": settings.project,
+        # The stack's identity, stamped on what it makes in Stripe (stacks may share an account).
+        STACK_ID_VARIABLE: settings.prefix,
         "USERS_TABLE": tables.users_table_name,
         "SECRETS_CACHE_TTL_SECONDS": str(settings.secrets_cache_ttl_seconds),
         "LOG_LEVEL": settings.log_level,
@@ -199,11 +200,11 @@ def build_stack(settings: StackSettings) -> BillingStack:
     )
     # The webhook and the reconciliation apply events through the same code and need the same
     # table access: the event and the user's state in one transaction, the cheap checks before
-    # a Stripe call, the customer index.
+    # a Stripe call, the customer index, and an event's claim (put, and deleted on failure).
     event_tables = [
         TableAccess(["GetItem", "UpdateItem", "BatchGetItem"], [tables.users_table_arn]),
         TableAccess(["Query"], [tables.customer_index_arn]),
-        TableAccess(["PutItem", "BatchGetItem"], [tables.events_table_arn]),
+        TableAccess(["PutItem", "DeleteItem", "BatchGetItem"], [tables.events_table_arn]),
     ]
     event_environment: dict[str, pulumi.Input[str]] = {
         "EVENTS_TABLE": tables.events_table_name,

@@ -7,21 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_stripe as stripe
 
-#: The events the webhook Lambda handles (`lambdas/shared/processing.py`, `DISPATCH`; a test
-#: keeps the two equal); Stripe sends nothing else to the endpoint. Adding one updates the
-#: endpoint in place: its signing secret does not change.
-WEBHOOK_EVENTS = (
-    "checkout.session.completed",
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.paused",
-    "customer.subscription.resumed",
-    "customer.subscription.deleted",
-    "invoice.paid",
-    "invoice.payment_succeeded",
-    "invoice.payment_failed",
-    "customer.updated",
-)
+from billing.contract import WEBHOOK_EVENTS
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Replay the handled events Stripe could not deliver, so a lost webhook never leaves a user wrong.
 
-Each run lists the handled event types with `delivery_success=false` created after the last
-successful run (a watermark; the first run looks back three days, Stripe's retry window) and up
+Each run lists the handled event types with `delivery_success=false` created since the last
+successful run (a watermark, inclusive; the first run looks back three days, Stripe's retry
+window) and up
 to the run's start, newest first as Stripe pages them, and applies each one through the
 webhook's own processing (`shared.processing`: dedupe, ordering, malformed objects). Before the
 function's time runs out it stops cleanly and keeps its place (the window and the last event
@@ -90,7 +91,10 @@ def _page(progress: Progress, window_end: int, after_event: str | None) -> Any:
     params: EventListParams = {
         "types": list(HANDLED_EVENT_TYPES),
         "delivery_success": False,
-        "created": {"gt": progress.watermark, "lte": window_end},
+        # Inclusive at the watermark: Stripe's `created` has one-second resolution, so an event
+        # of the last run's boundary second may have been created after that run listed it.
+        # Replaying one already applied costs a duplicate check, never a second write.
+        "created": {"gte": progress.watermark, "lte": window_end},
         "limit": PAGE_SIZE,
     }
     if after_event:
@@ -113,7 +117,7 @@ def reconcile(now: int, remaining_ms: Callable[[], int]) -> RunResult:
                 logger.info("reconciliation paused after %s: %s", after_event, dict(outcomes))
                 return RunResult(False, dict(outcomes), paused)
             try:
-                outcomes[process_event(event.to_dict())] += 1
+                outcomes[process_event(event.to_dict()).outcome] += 1
             except Exception:
                 save_progress(Progress(progress.watermark, window_end, after_event))
                 raise

@@ -1,10 +1,9 @@
-"""API Gateway HTTP API (payload 2.0) helpers: caller identity, JSON bodies, responses, CORS."""
+"""API Gateway HTTP API (payload 2.0) helpers: caller identity, JSON bodies, responses."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,10 +73,14 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def response(status: int, body: Mapping[str, Any], cors: bool = True) -> dict[str, Any]:
-    """A payload-2.0 response with a JSON body (and CORS headers for the frontend origin)."""
-    headers = {"Content-Type": "application/json"}
-    origin = os.environ.get("FRONTEND_DOMAIN")
-    if cors and origin:
-        headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
-    return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
+def response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload-2.0 response with a JSON body.
+
+    No CORS header: the HTTP API's CORS configuration answers for every route, and API Gateway
+    discards an integration's own CORS headers when one is configured.
+    """
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }

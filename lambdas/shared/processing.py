@@ -1,17 +1,21 @@
-"""Apply a verified Stripe event to the user's record: one function per event type.
+"""Apply a verified Stripe event to the user's record: one handling per event type.
 
-Used by the webhook and by the reconciliation alike. `DISPATCH` maps each handled type to a
-function that returns the user's new state (or None to ignore). The user is the event's
-`metadata.userId` (or a session's `client_reference_id`), else the one whose record holds the
-Stripe customer, found through the index. The state and the event id are written in one
-transaction (`users.apply_event`), so a duplicate is applied once and an older event never
-overwrites newer state.
+Used by the webhook and by the reconciliation alike. The user is the object's `metadata.userId`
+(or a session's `client_reference_id`), else the one whose record holds the Stripe customer,
+found through the index. Stacks may share a Stripe account, so an object stamped with another
+stack (`metadata.stack`), or whose customer is not the user's `stripeCustomerId`, is ignored
+(`other_stack`).
 
-Before any Stripe call (an event that needs its subscription re-read, or an event rendered in
-another API version), the duplicate and staleness checks run first, so a replayed or stale
-event costs no Stripe request and an object Stripe no longer has cannot fail it. An event whose
-object is malformed is ignored with a log line and writes nothing. An event in another API
-version is re-read from Stripe in the pinned one, never half-parsed.
+The cheap checks run first, in one BatchGetItem and before any Stripe call: a duplicate, an
+unknown user, another customer, an event surely older than the stored state. A subscription
+event then settles the state from its own object only when that is safe: the same subscription
+as the record's, still entitled, surely newer than the stored state, in the pinned API
+version. Anything else (a payment, a completed Checkout, another subscription than the
+recorded one, a revocation, an event as old as the stored state) claims the event, so that
+concurrent copies cost one Stripe call, and writes the customer's deciding subscription as
+Stripe has it now (`shared.customer_state`). The state and the event id are written in one
+transaction, so a duplicate is applied once. A malformed object is ignored with a log line and
+writes nothing.
 
 `isSubscribed` is true for `users.ENTITLED_STATUSES` (active, trialing and past_due).
 """
@@ -22,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared import users
+from shared import contract, customer_state, event_claims, users
 from shared.log import bind, get_logger
 from shared.stripe_client import call_stripe
 from shared.stripe_version import STRIPE_API_VERSION
@@ -37,27 +41,33 @@ StateBuilder = Callable[[Mapping[str, Any]], dict[str, Any] | None]
 class Handling:
     """How one event type is applied."""
 
-    build: StateBuilder
-    calls_stripe: bool
-    """True when `build` reads from Stripe: the cheap checks must run before it."""
+    concerns: Callable[[Mapping[str, Any]], bool]
+    """Whether the object is about a subscription of this stack's kind at all."""
+    from_object: StateBuilder | None = None
+    """The state from the event's own object, when it can settle it; else Stripe is read."""
 
 
-def _retrieve_subscription(subscription_id: str) -> dict[str, Any]:
-    subscription = call_stripe(lambda client: client.v1.subscriptions.retrieve(subscription_id))
-    return subscription.to_dict()
+@dataclass(frozen=True)
+class EventResult:
+    """What applying one event did, and to whom."""
+
+    outcome: str
+    user_id: str | None
 
 
-def on_checkout_completed(session: Mapping[str, Any]) -> dict[str, Any] | None:
+def _invoice_subscription(invoice: Mapping[str, Any]) -> str | None:
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
+    return stripe_id((details or {}).get("subscription") if isinstance(details, Mapping) else None)
+
+
+def _is_subscription_checkout(session: Mapping[str, Any]) -> bool:
     subscription_id = stripe_id(session.get("subscription"))
-    if session.get("mode") != "subscription" or subscription_id is None:
-        return None
-    state = subscription_fields(_retrieve_subscription(subscription_id))
-    state["stripeCustomerId"] = stripe_id(session.get("customer")) or state["stripeCustomerId"]
-    return state
+    return session.get("mode") == "subscription" and subscription_id is not None
 
 
-def on_subscription_changed(subscription: Mapping[str, Any]) -> dict[str, Any] | None:
-    return subscription_fields(subscription)
+def _always(obj: Mapping[str, Any]) -> bool:
+    return True
 
 
 def on_subscription_deleted(subscription: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -66,101 +76,58 @@ def on_subscription_deleted(subscription: Mapping[str, Any]) -> dict[str, Any] |
     return state
 
 
-def on_invoice(invoice: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Paid, payment succeeded or failed: re-read the subscription for its status and period."""
-    parent = invoice.get("parent") or {}
-    details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
-    subscription_id = stripe_id((details or {}).get("subscription"))
-    if subscription_id is None:
-        return None  # not a subscription invoice
-    state = subscription_fields(_retrieve_subscription(subscription_id))
-    state["stripeCustomerId"] = stripe_id(invoice.get("customer")) or state["stripeCustomerId"]
-    return state
-
-
-def on_customer_updated(customer: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The record's email follows the customer's."""
-    email = customer.get("email")
-    return {"email": email} if isinstance(email, str) and email else None
-
+_SUBSCRIPTION = Handling(_always, subscription_fields)
+_PAYMENT = Handling(lambda invoice: _invoice_subscription(invoice) is not None)
+_CUSTOMER_UPDATED = "customer.updated"
 
 DISPATCH: dict[str, Handling] = {
-    "checkout.session.completed": Handling(on_checkout_completed, calls_stripe=True),
-    "customer.subscription.created": Handling(on_subscription_changed, calls_stripe=False),
-    "customer.subscription.updated": Handling(on_subscription_changed, calls_stripe=False),
-    "customer.subscription.paused": Handling(on_subscription_changed, calls_stripe=False),
-    "customer.subscription.resumed": Handling(on_subscription_changed, calls_stripe=False),
-    "customer.subscription.deleted": Handling(on_subscription_deleted, calls_stripe=False),
-    "invoice.paid": Handling(on_invoice, calls_stripe=True),
-    "invoice.payment_succeeded": Handling(on_invoice, calls_stripe=True),
-    "invoice.payment_failed": Handling(on_invoice, calls_stripe=True),
-    "customer.updated": Handling(on_customer_updated, calls_stripe=False),
+    "checkout.session.completed": Handling(_is_subscription_checkout),
+    "customer.subscription.created": _SUBSCRIPTION,
+    "customer.subscription.updated": _SUBSCRIPTION,
+    "customer.subscription.paused": _SUBSCRIPTION,
+    "customer.subscription.resumed": _SUBSCRIPTION,
+    "customer.subscription.deleted": Handling(_always, on_subscription_deleted),
+    "invoice.paid": _PAYMENT,
+    "invoice.payment_failed": _PAYMENT,
+    _CUSTOMER_UPDATED: Handling(_always),
 }
+if set(DISPATCH) != set(contract.WEBHOOK_EVENTS):  # pragma: no cover - a programming error
+    raise RuntimeError("DISPATCH must handle exactly contract.WEBHOOK_EVENTS")
 #: The event types the endpoint subscribes to and the reconciliation replays.
-HANDLED_EVENT_TYPES = tuple(DISPATCH)
+HANDLED_EVENT_TYPES = contract.WEBHOOK_EVENTS
 
-#: Object types re-read in the pinned API version when an event was rendered in another.
-_RETRIEVE: dict[str, Callable[[Any, str], Any]] = {
-    "subscription": lambda client, object_id: client.v1.subscriptions.retrieve(object_id),
-    "invoice": lambda client, object_id: client.v1.invoices.retrieve(object_id),
-    "checkout.session": lambda client, object_id: client.v1.checkout.sessions.retrieve(object_id),
-    "customer": lambda client, object_id: client.v1.customers.retrieve(object_id),
-}
+
+def _metadata_of(event_type: str, obj: Mapping[str, Any]) -> Any:
+    if event_type.startswith("invoice."):
+        parent = obj.get("parent")
+        details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
+        return (details or {}).get("metadata") if isinstance(details, Mapping) else None
+    return obj.get("metadata")
 
 
 def user_id_for(event_type: str, obj: Mapping[str, Any]) -> str | None:
     """The user an event names, or None (then the customer index decides)."""
-    metadata = obj.get("metadata")
-    if event_type.startswith("invoice."):
-        parent = obj.get("parent")
-        details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
-        metadata = (details or {}).get("metadata") if isinstance(details, Mapping) else None
+    metadata = _metadata_of(event_type, obj)
     if metadata is not None and not isinstance(metadata, Mapping):
         raise MalformedObjectError("metadata is not an object")
-    named = (metadata or {}).get("userId") or (
+    named = (metadata or {}).get(contract.USER_METADATA_KEY) or (
         obj.get("client_reference_id") if event_type == "checkout.session.completed" else None
     )
     return named if isinstance(named, str) and named else None
 
 
 def _customer_of(event_type: str, obj: Mapping[str, Any]) -> str | None:
-    if event_type == "customer.updated":
+    if event_type == _CUSTOMER_UPDATED:
         return stripe_id(obj.get("id"))
     return stripe_id(obj.get("customer"))
 
 
-def _in_pinned_version(event: Mapping[str, Any], obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The event's object as the pinned API version renders it (re-read when it differs)."""
-    if event.get("api_version") in (None, STRIPE_API_VERSION):
-        return obj
-    retrieve = _RETRIEVE.get(str(obj.get("object")))
-    object_id = stripe_id(obj.get("id"))
-    if retrieve is None or object_id is None:
-        raise MalformedObjectError(
-            f"rendered in API version {event.get('api_version')}, and a "
-            f"{obj.get('object')!r} cannot be re-read in {STRIPE_API_VERSION}"
-        )
-    logger.info(
-        "rendered in API version %s: re-reading it in %s",
-        event.get("api_version"), STRIPE_API_VERSION,
-    )  # fmt: skip
-    fresh: dict[str, Any] = call_stripe(lambda client: retrieve(client, object_id)).to_dict()
-    return fresh
-
-
-def _gone_from_stripe(error: Exception) -> bool:
-    """Stripe answered that the object no longer exists (checked without importing stripe)."""
-    return type(error).__module__.startswith("stripe") and (
-        getattr(error, "code", None) == "resource_missing"
-    )
-
-
-def process_event(event: Mapping[str, Any]) -> str:
+def process_event(event: Mapping[str, Any]) -> EventResult:
     """Apply one verified event; returns what happened (logged once, with its outcome)."""
     with bind(eventId=event["id"], eventType=event["type"]):
         outcome, user_id = _process(event)
         logger.info("event %s", outcome, extra={"outcome": outcome, "userId": user_id})
-    return outcome
+    return EventResult(outcome, user_id)
 
 
 def _process(event: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -172,6 +139,8 @@ def _process(event: Mapping[str, Any]) -> tuple[str, str | None]:
     obj = event["data"]["object"]
     user_id: str | None = None
     try:
+        if customer_state.of_other_stack(_metadata_of(event_type, obj)):
+            return users.EventOutcome.OTHER_STACK.value, None
         customer_id = _customer_of(event_type, obj)
         user_id = user_id_for(event_type, obj)
         if user_id is None and customer_id:
@@ -180,27 +149,83 @@ def _process(event: Mapping[str, Any]) -> tuple[str, str | None]:
             logger.info("no user for this customer")
             return users.EventOutcome.UNKNOWN_USER.value, None
         with bind(userId=user_id):
-            return _apply(event, handling, obj, user_id), user_id
+            return _apply(event, handling, obj, user_id, customer_id), user_id
     except MalformedObjectError as error:
         with bind(userId=user_id):
             logger.warning("ignored, nothing written: %s", error)
         return "malformed", user_id
 
 
-def _apply(event: Mapping[str, Any], handling: Handling, obj: Any, user_id: str) -> str:
-    reread = event.get("api_version") not in (None, STRIPE_API_VERSION)
-    if handling.calls_stripe or reread:
-        early = users.precheck_event(user_id, event["id"], event["created"])
-        if early is not None:
-            return early.value
+def _apply(
+    event: Mapping[str, Any],
+    handling: Handling,
+    obj: Mapping[str, Any],
+    user_id: str,
+    customer_id: str | None,
+) -> str:
+    mark = users.EventMark(event["id"], event["type"])
+    stamp = users.Stamp.of_event(event["created"])
+    pinned = event.get("api_version") in (None, STRIPE_API_VERSION)
+    if pinned and handling.from_object is not None:
+        # The common case costs one request: the transaction's conditions are the checks.
+        state = handling.from_object(obj)
+        if state is not None and state.get("isSubscribed"):
+            clean = {key: value for key, value in state.items() if value is not None}
+            outcome = users.write_state(
+                user_id, clean, stamp, customer_id, mark, same_subscription=True
+            )
+            if outcome is not users.EventOutcome.UNSETTLED:
+                return outcome.value
+    seen, stored = users.precheck_event(user_id, event["id"])
+    if seen is users.EventSeen.PROCESSED:
+        return users.EventOutcome.DUPLICATE.value
+    if stored is None:
+        return users.EventOutcome.UNKNOWN_USER.value
+    if customer_id and stored.customer_id and customer_id != stored.customer_id:
+        return users.EventOutcome.OTHER_STACK.value
+    if stamp.older_than(stored.stamp):
+        return users.EventOutcome.STALE.value
+    if not handling.concerns(obj):
+        return "ignored"
+    if event["type"] == _CUSTOMER_UPDATED:
+        return _apply_email(event, obj, user_id, mark)
+    if customer_id is None:
+        raise MalformedObjectError(
+            f"{obj.get('object')!r} has no customer, so it cannot be re-read"
+        )
+    return _apply_from_stripe(mark, user_id, customer_id)
+
+
+def _apply_from_stripe(mark: users.EventMark, user_id: str, customer_id: str) -> str:
+    """Claim the event, then write the customer's deciding subscription as Stripe has it now."""
+    token = event_claims.claim(mark.event_id, mark.event_type)
+    if token is None:
+        return users.EventOutcome.DUPLICATE.value
+    claimed = users.EventMark(mark.event_id, mark.event_type, token)
     try:
-        state = handling.build(_in_pinned_version(event, obj))
-    except Exception as error:
-        if not _gone_from_stripe(error):
-            raise
-        logger.warning("its object is gone from Stripe; ignored")
+        outcome = customer_state.refresh(user_id, customer_id, claimed)
+    except Exception:
+        event_claims.release(mark.event_id, token)
+        raise
+    if outcome is not users.EventOutcome.APPLIED:
+        event_claims.release(mark.event_id, token)  # nothing was written: keep no claim
+    if outcome is None:
+        logger.warning("the customer has no subscription of this stack in Stripe; ignored")
         return "ignored"
-    if state is None:
+    return outcome.value
+
+
+def _apply_email(
+    event: Mapping[str, Any], customer: Mapping[str, Any], user_id: str, mark: users.EventMark
+) -> str:
+    """The record's email follows the customer's (re-read when rendered in another version)."""
+    customer_id = stripe_id(customer.get("id"))
+    if customer_id is None:
+        raise MalformedObjectError("customer.id is missing")
+    if event.get("api_version") not in (None, STRIPE_API_VERSION):
+        logger.info("rendered in API version %s: re-reading it", event.get("api_version"))
+        customer = call_stripe(lambda client: client.v1.customers.retrieve(customer_id)).to_dict()
+    email = customer.get("email")
+    if not isinstance(email, str) or not email:
         return "ignored"
-    state = {key: value for key, value in state.items() if value is not None}
-    return users.apply_event(user_id, state, event["id"], event["type"], event["created"]).value
+    return users.write_email(user_id, email, customer_id, event["created"], mark).value

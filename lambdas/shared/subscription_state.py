@@ -82,6 +82,9 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
         "subscriptionStatus": status,
         "isSubscribed": status in users.ENTITLED_STATUSES,
         "cancelAtPeriodEnd": bool(subscription.get("cancel_at_period_end")),
+        # A cancellation on a date (the Dashboard, the API, `min_period_end`): null clears it.
+        "cancelAt": _timestamp(subscription.get("cancel_at"), "subscription.cancel_at")
+        or users.REMOVE,
     }
     period_ends = []
     for index, item in enumerate(items["data"]):
@@ -121,11 +124,22 @@ def _plan_fields(price_id: str, subscription_id: str) -> dict[str, Any]:
     return {"priceId": price_id, "planId": found.plan_id, "features": list(found.features)}
 
 
+def entitled_subscriptions(
+    subscriptions: Sequence[Mapping[str, Any]],
+) -> list[Mapping[str, Any]]:
+    """The subscriptions whose status entitles (active, trialing, past_due), newest first."""
+    dated = [
+        s for s in subscriptions if isinstance(s, Mapping) and isinstance(s.get("created"), int)
+    ]
+    entitled = [s for s in dated if s.get("status") in users.ENTITLED_STATUSES]
+    return sorted(entitled, key=lambda s: s["created"], reverse=True)
+
+
 def deciding_subscription(subscriptions: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The subscription that decides a customer's state: the newest that entitles, else the
     newest. A canceled duplicate created later never hides a subscription still paid for."""
     dated = [
         s for s in subscriptions if isinstance(s, Mapping) and isinstance(s.get("created"), int)
     ]
-    entitled = [s for s in dated if s.get("status") in users.ENTITLED_STATUSES]
-    return max(entitled or dated, key=lambda s: s["created"], default=None)
+    entitled = entitled_subscriptions(dated)
+    return entitled[0] if entitled else max(dated, key=lambda s: s["created"], default=None)

@@ -3,23 +3,23 @@
 A caller whose status is entitled (`users.ENTITLED_STATUSES`, past_due included) gets 409 at
 checkout: plans change through the billing portal. Prices, trials and features come from the
 catalog in the secret document (`shared.catalog`), so no route asks Stripe for them.
+
+One customer, one subscription: a new Checkout Session expires the customer's older open
+subscription sessions (what Stripe recommends), so two browser tabs cannot both be paid. Every
+customer, session and subscription made here carries the stack's identity in its metadata
+(`shared.customer_state.stack_metadata`), since stacks may share one Stripe account.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
-from shared import catalog, secrets, users
+from shared import catalog, customer_state, secrets, users
 from shared.http import Caller, HttpError
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
-from shared.subscription_state import (
-    MalformedObjectError,
-    deciding_subscription,
-    subscription_fields,
-)
+from shared.subscription_state import MalformedObjectError
 
 if TYPE_CHECKING:
     from stripe.params import CustomerCreateParams
@@ -66,13 +66,14 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         had_subscription = bool(statuses)
     else:
         customer_id = _create_customer(caller)
+    metadata = customer_state.stack_metadata(caller.user_id)
     params: SessionCreateParams = {
         "mode": "subscription",
         "customer": customer_id,
         "line_items": [{"price": price_id, "quantity": 1}],
         "client_reference_id": caller.user_id,
-        "metadata": {"userId": caller.user_id},
-        "subscription_data": {"metadata": {"userId": caller.user_id}},
+        "metadata": dict(metadata),
+        "subscription_data": {"metadata": dict(metadata)},
         "success_url": _redirect("CHECKOUT_SUCCESS_PATH", "/billing/success")
         + "?session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": _redirect("CHECKOUT_CANCEL_PATH", "/billing/cancel"),
@@ -87,7 +88,38 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         params["billing_address_collection"] = "required"
         params["customer_update"] = {"address": "auto", "name": "auto"}
     session = call_stripe(lambda client: client.v1.checkout.sessions.create(params=params))
+    expire_older_sessions(customer_id, session.id, session.created)
     return {"sessionId": session.id, "url": session.url}
+
+
+def expire_older_sessions(customer_id: str, newest_id: str, newest_created: int) -> None:
+    """Expire the customer's open subscription sessions older than the newest one.
+
+    Only older ones: two tabs racing each expire the other's older session, so exactly the
+    newest (by `created`, then id) survives, never none. A session completed meanwhile cannot
+    be expired (Stripe answers 400); that payment then ends as a duplicate subscription, which
+    the webhook reports (`outcome: duplicate_subscription`) for an operator to refund.
+    """
+    import stripe
+
+    page = call_stripe(
+        lambda client: client.v1.checkout.sessions.list(
+            params={"customer": customer_id, "status": "open", "limit": 100}
+        )
+    )
+    for session in page.data:
+        if session.mode != "subscription" or session.id == newest_id:
+            continue
+        if (session.created, session.id) > (newest_created, newest_id):
+            continue
+        try:
+            _expire_session(session.id)
+        except stripe.InvalidRequestError as error:
+            logger.warning("checkout session %s not expired: %s", session.id, error.code)
+
+
+def _expire_session(session_id: str) -> None:
+    call_stripe(lambda client: client.v1.checkout.sessions.expire(session_id))
 
 
 def _already_subscribed() -> HttpError:
@@ -95,36 +127,27 @@ def _already_subscribed() -> HttpError:
 
 
 def customer_subscriptions(customer_id: str) -> list[dict[str, Any]]:
-    """Every subscription the customer has ever had, newest first (one list call, at most 100)."""
-    page = call_stripe(
-        lambda client: client.v1.subscriptions.list(
-            params={"customer": customer_id, "status": "all", "limit": 100}
-        )
-    )
-    return [subscription.to_dict() for subscription in page.data]
+    """This stack's subscriptions of the customer, newest first (one list call, at most 100)."""
+    return customer_state.read_subscriptions(customer_id)[0]
 
 
 def sync(caller: Caller) -> dict[str, Any]:
     """Read the caller's subscriptions from Stripe, store the deciding one, answer the record.
 
     A success page calls it on return from Checkout, so nobody waits for the webhook. The
-    write goes through the webhook's ordering (`users.apply_state`): stamped with the time of
-    the read, so an older event arriving later never overwrites it, and a newer one still does.
+    write is stamped with the read (`users.Stamp`): an event older than the read never
+    overwrites it, a state written while it read is settled by reading again, and a newer
+    event still applies.
     """
     record = users.get_user(caller.user_id) or {}
     customer_id = record.get("stripeCustomerId")
     if not customer_id:
         return public_state(record)
-    read_at = int(time.time())
-    chosen = deciding_subscription(customer_subscriptions(customer_id))
-    if chosen is None:
-        return public_state(record)
     try:
-        state = subscription_fields(chosen)
+        customer_state.refresh(caller.user_id, str(customer_id))
     except MalformedObjectError as error:
-        logger.warning("sync for %s: subscription ignored: %s", caller.user_id, error)
+        logger.warning("sync: subscription ignored: %s", error)
         return public_state(record)
-    users.apply_state(caller.user_id, {k: v for k, v in state.items() if v is not None}, read_at)
     return public_state(users.get_user(caller.user_id) or {})
 
 
@@ -134,7 +157,7 @@ def _create_customer(caller: Caller) -> str:
     The idempotency key makes Stripe return the same customer to both requests (for 24 h);
     the conditional write keeps whichever id was stored first.
     """
-    params: CustomerCreateParams = {"metadata": {"userId": caller.user_id}}
+    params: CustomerCreateParams = {"metadata": customer_state.stack_metadata(caller.user_id)}
     if caller.email:
         params["email"] = caller.email
     customer = call_stripe(
@@ -181,6 +204,7 @@ def public_state(record: dict[str, Any]) -> dict[str, Any]:
         "subscriptionStatus": record.get("subscriptionStatus"),
         "currentPeriodEnd": record.get("currentPeriodEnd"),
         "cancelAtPeriodEnd": bool(record.get("cancelAtPeriodEnd", False)),
+        "cancelAt": record.get("cancelAt"),
     }
 
 

@@ -22,6 +22,8 @@ from tools.mock_engine import fake_stripe_key
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = REPO_ROOT / "lambdas"
 REGION = "us-east-1"
+#: The stack these tests stand up (`{environment}-{projectName}`), stamped on its Stripe objects.
+STACK_ID = "test-saas-billing"
 CUSTOMER_INDEX = "stripeCustomerId-index"
 _FUNCTION_MODULES = ("handler", "service", "verification", "signature", "reconciliation")
 
@@ -282,6 +284,7 @@ def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, 
         "USERS_TABLE": world.users_table,
         "EVENTS_TABLE": world.events_table,
         "USERS_CUSTOMER_INDEX": CUSTOMER_INDEX,
+        "STACK_ID": STACK_ID,
         "FRONTEND_DOMAIN": world.frontend,
         "STRIPE_API_BASE": stripe.base_url,
         "SECRETS_CACHE_TTL_SECONDS": "300",

@@ -10,6 +10,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+from tools.local import moto_patches
 from tools.local.stripe_emulator import StripeFake
 
 
@@ -30,6 +31,7 @@ def aws_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
 def running_moto() -> Iterator[str]:
     """moto's threaded server on 127.0.0.1; yields its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto_patches.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

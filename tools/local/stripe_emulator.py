@@ -30,6 +30,10 @@ def fixture(name: str) -> dict[str, Any]:
     return json.loads((DATA / f"{name}.json").read_text())
 
 
+class SessionNotOpenError(ValueError):
+    """A completed or expired Checkout Session cannot be paid."""
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -143,8 +147,10 @@ class StripeFake:
         status: str = "active",
         period_end: int | None = None,
         cancel_at_period_end: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A subscription as Stripe creates it when Checkout completes."""
+        """A subscription as Stripe creates it when Checkout completes (`metadata` replaces the
+        default `{"userId": user_id}`)."""
         subscription = fixture("subscription")
         item = fixture("subscription_item")
         period_end = period_end or int(time.time()) + 30 * 24 * 3600
@@ -156,13 +162,24 @@ class StripeFake:
             current_period_start=period_end - 30 * 24 * 3600,
             current_period_end=period_end,
         )
+        now = int(time.time())
         subscription.update(
             id=subscription_id,
-            created=int(time.time()),
+            created=now,
+            start_date=now,
+            billing_cycle_anchor=now,
             customer=customer_id,
             status=status,
             cancel_at_period_end=cancel_at_period_end,
-            metadata={"userId": user_id} if user_id else {},
+            # What Stripe sends for a subscription nobody has cancelled or put on trial.
+            cancel_at=period_end if cancel_at_period_end else None,
+            canceled_at=None,
+            ended_at=None,
+            trial_start=None,
+            trial_end=None,
+            metadata=dict(metadata)
+            if metadata is not None
+            else ({"userId": user_id} if user_id else {}),
         )
         subscription["items"] = {
             "object": "list",
@@ -180,12 +197,18 @@ class StripeFake:
         return copy.deepcopy(subscription)
 
     def complete_checkout(self, session_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Pay a Checkout Session: returns (completed session, new subscription)."""
+        """Pay a Checkout Session: returns (completed session, new subscription).
+
+        As Stripe's hosted page, only an open session can be paid (`SessionNotOpenError`)."""
         session = self.state.objects[session_id]
+        if session.get("status") != "open":
+            raise SessionNotOpenError(f"checkout session {session_id} is {session.get('status')}")
+        # As Stripe does: the subscription's metadata is `subscription_data.metadata`.
         subscription = self.create_subscription(
             session["customer"],
             session["_price"],
-            user_id=session["metadata"].get("userId"),
+            user_id=None,
+            metadata=_nested(session["_params"], "subscription_data[metadata]"),
         )
         session.update(status="complete", payment_status="paid", subscription=subscription["id"])
         public = {k: v for k, v in session.items() if not k.startswith("_")}
@@ -257,9 +280,13 @@ class StripeFake:
         )
         return payload, header
 
-    def requests_to(self, method: str, path_prefix: str) -> list[RecordedRequest]:
+    def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
+        """Requests to exactly `path`, or under it when `path` ends with a slash."""
         return [
-            r for r in self.state.requests if r.method == method and r.path.startswith(path_prefix)
+            r
+            for r in self.state.requests
+            if r.method == method
+            and (r.path == path or (path.endswith("/") and r.path.startswith(path)))
         ]
 
 
@@ -388,8 +415,11 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
                         )
                     session = fixture("checkout.session")
                     session_id = "cs_test_" + new_id("x")
+                    now = int(time.time())
                     session.update(
                         id=session_id,
+                        created=now,
+                        expires_at=now + 24 * 3600,
                         mode=params.get("mode"),
                         customer=params.get("customer"),
                         client_reference_id=params.get("client_reference_id"),
@@ -422,6 +452,10 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
                     return 200, _list_subscriptions(state, params)
                 case "GET", ["v1", "events"]:
                     return 200, _list_events(state, params)
+                case "GET", ["v1", "checkout", "sessions"]:
+                    return 200, _list_sessions(state, params)
+                case "POST", ["v1", "checkout", "sessions", object_id, "expire"]:
+                    return _expire_session(state, object_id)
                 case "GET", ["v1", "checkout", "sessions", object_id] if object_id in state.objects:
                     session = state.objects[object_id]
                     return 200, {k: v for k, v in session.items() if not k.startswith("_")}
@@ -485,6 +519,13 @@ def hosted_page(fake: StripeFake, method: str, path: str) -> tuple[int, dict[str
         session = fake.state.objects.get(object_id)
         if session is None:
             return 404, {"Content-Type": "text/plain"}, b"No such checkout session"
+        if session.get("status") != "open":
+            message = f"This Checkout Session is {session.get('status')}: it cannot be paid."
+            page = (
+                "<!doctype html><title>Checkout (Stripe emulator)</title>"
+                f"<p id='closed'>{escape(message)}</p>"
+            )
+            return 400, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
         if method == "POST":
             return 303, {"Location": fake.pay_checkout(object_id)}, b""
         price = fake.state.objects.get(session["_price"], {})
@@ -537,18 +578,59 @@ def _list_subscriptions(state: StripeState, params: Mapping[str, str]) -> dict[s
     }
 
 
+def _public(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def _list_sessions(state: StripeState, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET /v1/checkout/sessions: newest first, by `customer` and `status`."""
+    found = [
+        _public(obj)
+        for obj in state.objects.values()
+        if obj.get("object") == "checkout.session"
+        and obj.get("customer") == params.get("customer", obj.get("customer"))
+        and obj.get("status") == params.get("status", obj.get("status"))
+    ]
+    found.sort(key=lambda obj: (obj.get("created") or 0, obj["id"]), reverse=True)
+    limit = int(params.get("limit", 10))
+    return {
+        "object": "list",
+        "data": found[:limit],
+        "has_more": len(found) > limit,
+        "url": "/v1/checkout/sessions",
+    }
+
+
+def _expire_session(state: StripeState, session_id: str) -> tuple[int, dict[str, Any]]:
+    """POST /v1/checkout/sessions/{id}/expire: only an open session can be expired."""
+    session = state.objects.get(session_id)
+    if session is None or session.get("object") != "checkout.session":
+        return _error(404, "invalid_request_error", "No such checkout.session", "resource_missing")
+    if session.get("status") != "open":
+        return _error(
+            400,
+            "invalid_request_error",
+            'Only Checkout Sessions with a status in ["open"] can be expired.',
+            "checkout_session_not_open",
+        )
+    session["status"] = "expired"
+    return 200, _public(session)
+
+
 def _list_events(state: StripeState, params: Mapping[str, str]) -> dict[str, Any]:
-    """GET /v1/events: newest first, by `types[]`, `delivery_success` and `created[gt|lte]`,
+    """GET /v1/events: newest first, by `types[]`, `delivery_success` and `created[gt|gte|lte]`,
     paged with `starting_after` as Stripe pages them."""
     types = {value for key, value in params.items() if key.startswith("types[")}
     delivered = params.get("delivery_success")
     after, until = params.get("created[gt]"), params.get("created[lte]")
+    since = params.get("created[gte]")
     found = [
         event
         for event in state.events
         if (not types or event["type"] in types)
         and (delivered is None or str(event["_delivered"]).lower() == delivered)
         and (after is None or event["created"] > int(after))
+        and (since is None or event["created"] >= int(since))
         and (until is None or event["created"] <= int(until))
     ]
     found.sort(key=lambda event: (event["created"], event["id"]), reverse=True)
@@ -577,10 +659,11 @@ def _update_active(
 
 
 def _nested(params: Mapping[str, str], name: str) -> dict[str, str]:
-    """`metadata[userId]=u` form fields as {"userId": "u"}."""
+    """`metadata[userId]=u` form fields as {"userId": "u"} (`name` may itself be nested,
+    e.g. `subscription_data[metadata]`)."""
     prefix = f"{name}["
     return {
         key[len(prefix) : -1]: value
         for key, value in params.items()
-        if key.startswith(prefix) and key.endswith("]") and "][" not in key
+        if key.startswith(prefix) and key.endswith("]") and "][" not in key[len(prefix) :]
     }
