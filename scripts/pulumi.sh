@@ -6,7 +6,8 @@
 # - Any secrets provider: the stack file's `secretsprovider:` (or PULUMI_SECRETS_PROVIDER for a
 #   new stack, default passphrase). The passphrase is required only where the stack uses it.
 # - Says which AWS account and region it is about to change, and stops when there are no AWS
-#   credentials, using the AWS CLI or any Python with boto3 (not the test tooling).
+#   credentials (before it selects or creates the stack), using the AWS CLI or any Python with
+#   boto3 (not the test tooling).
 # - `up` and `preview` run the policy pack; `destroy` runs the program (`--run-program`), since
 #   the hooks that archive Stripe prices and the portal configuration live in it.
 # Everything after the stack name is passed to pulumi as is.
@@ -55,9 +56,6 @@ if [ "$provider" = passphrase ] \
   fail "stack ${stack} encrypts its secrets with a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE), or use another provider (PULUMI_SECRETS_PROVIDER=awskms://...)"
 fi
 
-pulumi stack select "$stack" 2>/dev/null \
-  || pulumi stack init "$stack" --secrets-provider "$provider"
-
 account=""
 if command -v aws >/dev/null 2>&1; then
   account=$(aws sts get-caller-identity --query Account --output text 2>/dev/null) \
@@ -72,6 +70,10 @@ else
   done
   [ -n "$account" ] || say "warning: neither the AWS CLI nor boto3 is here to check AWS credentials; pulumi will"
 fi
+# Only now, with credentials known to work, is a new stack created.
+pulumi stack select "$stack" 2>/dev/null \
+  || pulumi stack init "$stack" --secrets-provider "$provider"
+
 region=$(pulumi config get aws:region --stack "$stack" 2>/dev/null || true)
 say "pulumi ${command}: stack ${stack}, AWS account ${account:-unknown}, region ${region:-from your AWS profile}, backend ${PULUMI_BACKEND_URL}"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import runpy
 import sys
 from collections.abc import Iterator, Mapping
@@ -42,13 +43,17 @@ def fake_stripe_key(kind: str = "sk", mode: str = "test", tag: str = "FAKE") -> 
     return f"{kind}_{mode}_" + tag * (24 // len(tag))
 
 
+#: The frontend origin test stacks use: not an example domain, which production refuses.
+FRONTEND_ORIGIN = "https://app.acme-billing.test"
+
+
 def base_config(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
     """Config for one stack: plain values as Pulumi.<stack>.yaml would hold them, plus secrets."""
     production = stack == "prod"
     mode = "live" if production else "test"
     config: dict[str, Any] = {
         f"{PROJECT}:production": production,
-        f"{PROJECT}:frontendDomain": "https://app.example.com",
+        f"{PROJECT}:frontendDomain": FRONTEND_ORIGIN,
         f"{PROJECT}:jwtIssuer": "https://auth.example.com/",
         f"{PROJECT}:jwtAudience": ["billing-api"],
         f"{PROJECT}:stripePublishableKey": fake_stripe_key("pk", mode),
@@ -169,6 +174,10 @@ def _stable_id(prefix: str, name: str) -> str:
 class RealisticMocks(pulumi_mocks.Mocks):
     """Outputs shaped like the real providers' (camelCase, ARNs, Stripe ids), stable per name."""
 
+    def __init__(self, region: str = REGION) -> None:
+        self.region = region
+        """The AWS provider's region, as it resolves it (config, else the environment)."""
+
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         name = inputs.get("name") or args.name
@@ -246,8 +255,12 @@ class RealisticMocks(pulumi_mocks.Mocks):
         outputs.setdefault("arn", f"arn:aws:mock:{REGION}:{ACCOUNT}:{resource_id}")
         return resource_id, outputs
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "aws:index/getRegion:getRegion":
+            region = self.region
+            endpoint = f"ec2.{region}.amazonaws.com"
+            return {"id": region, "name": region, "region": region, "endpoint": endpoint}, []
+        return {}, []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -359,7 +372,13 @@ def run_program(
     """Evaluate infra/__main__.py once for `stack` with `config`, and return what it declared."""
     config = dict(base_config(stack) if config is None else config)
     recording = Recording()
-    monitor = RecordingMonitor(RealisticMocks(), recording)
+    # As the AWS provider resolves its region: stack config, else the environment (the profile).
+    region = (
+        config.get("aws:region")
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION", REGION)
+    )
+    monitor = RecordingMonitor(RealisticMocks(str(region)), recording)
     set_all_config(
         {
             key: value if isinstance(value, str) else json.dumps(value)

@@ -3,7 +3,8 @@
 With `hostedZoneId`, an ACM certificate in the stack's region is requested and validated by DNS
 in that Route 53 zone, and an alias record points the name at the API. With `certificateArn`
 (a certificate in the stack's region covering the name), that certificate is used; add
-`hostedZoneId` too for the alias record, or point your DNS at the exported regional name.
+`hostedZoneId` too for the alias record, or point your DNS at the domain's regional name
+(API Gateway's console shows it).
 The domain is regional, dualstack (IPv4 and IPv6: A and AAAA aliases) with TLS 1.2; the
 `$default` stage is mapped at its root.
 """
@@ -30,8 +31,9 @@ class CustomDomainArgs:
 class CustomDomain(pulumi.ComponentResource):
     """Certificate (unless given), API Gateway domain name, API mapping and alias record."""
 
-    url: str
-    regional_domain_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    """`https://{domain}`, known only once the mapping and the alias records exist: Stripe's
+    webhook endpoint moves to it after the domain answers, never at the start of a deploy."""
 
     def __init__(
         self, name: str, args: CustomDomainArgs, opts: pulumi.ResourceOptions | None = None
@@ -81,7 +83,7 @@ class CustomDomain(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        aws.apigatewayv2.ApiMapping(
+        mapping = aws.apigatewayv2.ApiMapping(
             f"{name}-mapping",
             api_id=args.api_id,
             domain_name=domain.id,
@@ -89,9 +91,10 @@ class CustomDomain(pulumi.ComponentResource):
             opts=child,
         )
         configuration = domain.domain_name_configuration
+        ready: list[pulumi.Output[str]] = [mapping.id]
         if args.hosted_zone_id:
             for record_type in ("A", "AAAA"):
-                aws.route53.Record(
+                alias = aws.route53.Record(
                     f"{name}-alias-{record_type.lower()}",
                     zone_id=args.hosted_zone_id,
                     name=args.domain_name,
@@ -105,6 +108,6 @@ class CustomDomain(pulumi.ComponentResource):
                     ],
                     opts=child,
                 )
-        self.url = f"https://{args.domain_name}"
-        self.regional_domain_name = configuration.target_domain_name
+                ready.append(alias.fqdn)
+        self.url = pulumi.Output.all(*ready).apply(lambda _: f"https://{args.domain_name}")
         self.register_outputs({"url": self.url})

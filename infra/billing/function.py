@@ -66,7 +66,7 @@ class BillingFunction(pulumi.ComponentResource):
     """What API Gateway integrates: the alias's invoke ARN with SnapStart, else the function's."""
     name: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
-    alias_name: str | None
+    alias_name: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: BillingFunctionArgs, opts: pulumi.ResourceOptions | None = None
@@ -145,7 +145,8 @@ class BillingFunction(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.invoke_arn = alias.invoke_arn
-            self.alias_name = LIVE_ALIAS
+            # The alias resource's own name: a permission that names it follows the alias.
+            self.alias_name = alias.name
         self.register_outputs({"arn": self.arn, "name": self.name})
 
     @staticmethod

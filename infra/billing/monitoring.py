@@ -11,6 +11,12 @@ blip does not page, while a lasting failure does well inside Stripe's three days
 | `webhook-5xx` | the webhook's 5xx answers (Sum, 5 min; note 2) | ≥ 1 in 2 of 3 windows |
 | `webhook-4xx-surge` | the webhook's 4xx answers (Sum, 15 min; note 2) | ≥ 10 (note 1) |
 | `api-5xx` | the whole API's 5xx (Sum, 5 min) | ≥ 5 in 2 of 3 windows |
+| `duplicate-subscription` | lines with `outcome: duplicate_subscription` (note 3) | ≥ 1 |
+
+(3) A customer pays for two entitled subscriptions (two Checkout tabs paid in the same moment):
+counted from the webhook's, the reconciliation's and the subscription API's (sync) own lines.
+The ERROR line names the customer and both subscriptions; an operator refunds one. Nothing
+cancels or refunds money on its own.
 
 (1) Genuine deliveries refused, as after a signing-secret mismatch; a stray forgery is not that.
 (2) Counted by metric filters on the webhook function's own access lines (`route`, `status`:
@@ -31,6 +37,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from billing.contract import DUPLICATE_SUBSCRIPTION_OUTCOME
 from billing.routes import WEBHOOK_PATH
 
 FIVE_MINUTES = 300
@@ -63,9 +70,13 @@ class MonitoringArgs:
     webhook_function: str
     webhook_log_group: pulumi.Input[str]
     """The webhook function's log group: its access lines feed the webhook's alarms."""
+    outcome_log_groups: Mapping[str, pulumi.Input[str]]
+    """Short name → log group of every function that decides a customer's subscription (the
+    webhook, the reconciliation, the subscription API's sync): their outcome lines are counted."""
     reconcile_function: str
     reconcile_interval_minutes: int
-    region: str
+    region: pulumi.Input[str]
+    """The provider's region (aws:region, else the profile's or AWS_REGION): the widgets name it."""
     alarm_email: str | None
     tags: Mapping[str, str]
 
@@ -88,6 +99,18 @@ def webhook_log_metrics() -> list[LogMetric]:
         LogMetric("5xx", f"{{ {route} && $.status >= 500 }}"),
         LogMetric("4xx", f"{{ {route} && $.status >= 400 && $.status < 500 }}"),
     ]
+
+
+def duplicate_subscription_metric() -> LogMetric:
+    """A second entitled subscription for one customer (`shared.customer_state`)."""
+    return LogMetric(
+        "DuplicateSubscriptions", f'{{ $.outcome = "{DUPLICATE_SUBSCRIPTION_OUTCOME}" }}'
+    )
+
+
+def billing_metrics_namespace(prefix: str) -> str:
+    """The stack's namespace for what its functions' outcome lines count."""
+    return f"{prefix}/billing"
 
 
 def webhook_metrics_namespace(prefix: str) -> str:
@@ -123,6 +146,10 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
                   description="many webhook deliveries refused: check stripe_webhook_secret"),
         AlarmSpec(f"{args.prefix}-api-5xx", "AWS/ApiGateway", "5xx", api, 5, FIVE_MINUTES, 3, 2,
                   "the API fails its callers"),
+        AlarmSpec(f"{args.prefix}-duplicate-subscription", billing_metrics_namespace(args.prefix),
+                  duplicate_subscription_metric().metric, {}, 1,
+                  description="a customer pays for two subscriptions: refund one (the ERROR line "
+                  "with outcome duplicate_subscription names both)"),
     ]  # fmt: skip
     return specs
 
@@ -157,6 +184,21 @@ class Monitoring(pulumi.ComponentResource):
                 metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
                     name=log_metric.metric,
                     namespace=webhook_metrics_namespace(args.prefix),
+                    value="1",
+                    unit="Count",
+                ),
+                opts=child,
+            )
+        duplicates = duplicate_subscription_metric()
+        for function, log_group in args.outcome_log_groups.items():
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-{function}-duplicate-subscriptions",
+                name=f"{args.prefix}-{function}-duplicate-subscriptions",
+                log_group_name=log_group,
+                pattern=duplicates.pattern,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=duplicates.metric,
+                    namespace=billing_metrics_namespace(args.prefix),
                     value="1",
                     unit="Count",
                 ),

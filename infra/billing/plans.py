@@ -58,6 +58,8 @@ class CatalogSettings:
     currency: str
     allow_promotion_codes: bool = False
     automatic_tax: bool = False
+    tax_behavior: str | None = None
+    """`exclusive` or `inclusive`, set on every price (required with automatic tax)."""
 
 
 def legacy_plan(product_name: str, monthly_amount: int, annual_amount: int) -> Plan:

@@ -18,6 +18,7 @@ class RateScheduleArgs:
     schedule_name: str
     role_name: str
     function_arn: pulumi.Input[str]
+    function_name: pulumi.Input[str]
     every_minutes: int
     tags: Mapping[str, str]
 
@@ -30,8 +31,11 @@ def rate_expression(minutes: int) -> str:
 class RateSchedule(pulumi.ComponentResource):
     """The schedule and the role it assumes, allowed to invoke this one function and nothing else.
 
-    A missed run is not retried (the next run covers its window), and runs never overlap in a
-    way that matters: the reconciliation resumes from its saved place either way.
+    A run runs once. Scheduler invokes the function asynchronously: its own retry policy
+    (`maximum_retry_attempts=0`) covers only the hand-off to Lambda, and Lambda retries a failed
+    asynchronous invocation twice by default. The function's event invoke configuration turns
+    that off (0 retries) and drops an invocation older than one interval, so a failed run is
+    retried by the next scheduled one, which resumes from its saved place, never three times.
     """
 
     def __init__(
@@ -77,4 +81,17 @@ class RateSchedule(pulumi.ComponentResource):
             state="ENABLED",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async-invocations",
+            function_name=args.function_name,
+            qualifier="$LATEST",  # the schedule invokes the unqualified function
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=max_event_age_seconds(args.every_minutes),
+            opts=child,
+        )
         self.register_outputs({})
+
+
+def max_event_age_seconds(every_minutes: int) -> int:
+    """One interval, within what Lambda accepts (60 s to 6 h)."""
+    return max(60, min(6 * 3600, every_minutes * 60))

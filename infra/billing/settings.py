@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
+from billing.currencies import STRIPE_CURRENCIES
 from billing.names import InvalidNameError, StackNames
 from billing.plans import CatalogSettings, Plan, PlanError, legacy_plan, parse_plans
 
@@ -94,8 +95,6 @@ class StackSettings:
     redirect_paths: Mapping[str, str] = field(default_factory=lambda: dict(REDIRECT_PATH_DEFAULTS))
     """checkoutSuccessPath, checkoutCancelPath, portalReturnPath: where the frontend gets users
     back after Checkout and the billing portal (paths on frontendDomain)."""
-    region: str = "us-east-1"
-    """aws:region: the dashboard's widgets name it."""
     alarm_email: str | None = None
     """An address subscribed to the alarm topic (it must confirm the subscription)."""
     api_domain: ApiDomain | None = None
@@ -123,6 +122,7 @@ PROJECT_KEYS = (
     "plans",
     "allowPromotionCodes",
     "automaticTax",
+    "taxBehavior",
     "productName",
     "currency",
     "monthlyAmount",
@@ -229,6 +229,13 @@ def parse_settings(
     currency = (_string(project_config, "currency") or "usd").lower()
     if not _CURRENCY.match(currency):
         raise SettingsError(f"{project}:currency must be a 3-letter ISO code such as usd")
+    if currency not in STRIPE_CURRENCIES:
+        raise SettingsError(
+            f"{project}:currency {currency} is not a currency Stripe charges in "
+            "(see docs.stripe.com/currencies): set one such as usd or eur"
+        )
+    automatic_tax = _boolean(project_config, "automaticTax", default=False)
+    tax_behavior = _tax_behavior(project, project_config, automatic_tax)
 
     kms_key_arn = _string(project_config, "secretKmsKeyArn") or None
     if kms_key_arn is not None and not _KMS_KEY_ARN.match(kms_key_arn):
@@ -281,7 +288,8 @@ def parse_settings(
             plans=_plans(project_config),
             currency=currency,
             allow_promotion_codes=_boolean(project_config, "allowPromotionCodes", default=False),
-            automatic_tax=_boolean(project_config, "automaticTax", default=False),
+            automatic_tax=automatic_tax,
+            tax_behavior=tax_behavior,
         ),
         frontend_domain=frontend_domain,
         jwt_issuer=jwt_issuer,
@@ -300,7 +308,6 @@ def parse_settings(
         snap_start=_boolean(project_config, "snapStart", default=False),
         log_level=_log_level(project_config),
         reconcile_interval_minutes=_reconcile_interval(project_config),
-        region=pulumi.Config("aws").get("region") or "us-east-1",
         alarm_email=_alarm_email(project_config),
         api_domain=_api_domain(project_config),
         redirect_paths={
@@ -349,6 +356,20 @@ def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{5,31}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+def _tax_behavior(project: str, config: pulumi.Config, automatic_tax: bool) -> str | None:
+    """Whether prices include tax; Stripe Tax cannot compute tax on a price without one (unless
+    the account has a default), so automaticTax requires it."""
+    behavior = _string(config, "taxBehavior")
+    if behavior is not None and behavior not in ("exclusive", "inclusive"):
+        raise SettingsError(f"{project}:taxBehavior must be exclusive or inclusive")
+    if automatic_tax and behavior is None:
+        raise SettingsError(
+            f"{project}:taxBehavior is required when {project}:automaticTax is true: "
+            f"pulumi config set {project}:taxBehavior exclusive (tax added on top) or inclusive"
+        )
+    return behavior
 
 
 def _alarm_email(config: pulumi.Config) -> str | None:
@@ -430,12 +451,23 @@ def config_keys() -> set[str]:
     return set(CONFIG.get()) | set(get_config_env())
 
 
+#: Config namespaces besides the project's: the two providers', and Pulumi's own.
+_OTHER_NAMESPACES = ("aws", "stripe", "pulumi")
+
+
 def _refuse_unknown_keys(project: str) -> None:
-    """A typo such as `monthlyAmmount` would be silently ignored; name the closest known key."""
+    """A typo such as `monthlyAmmount`, or a misspelt namespace such as `sass-billing:`, would be
+    silently ignored; name the closest known key."""
     for full_key in sorted(config_keys()):
         namespace, _, key = full_key.partition(":")
-        if namespace != project or key in PROJECT_KEYS:
+        if namespace in _OTHER_NAMESPACES or (namespace == project and key in PROJECT_KEYS):
             continue
+        if namespace != project:
+            hint = f"; did you mean {project}:{key}?" if key in PROJECT_KEYS else ""
+            raise SettingsError(
+                f"{full_key} is not a setting of this program: its namespace is not "
+                f"{project}{hint} (remove it with: pulumi config rm {full_key})"
+            )
         close = difflib.get_close_matches(key, PROJECT_KEYS, n=1)
         hint = f"; did you mean {project}:{close[0]}?" if close else ""
         raise SettingsError(
@@ -456,6 +488,8 @@ def _check_placeholders(
     host = frontend_domain.split("://", 1)[1].split(":", 1)[0]
     if not frontend_domain.startswith("https://") or host in {"localhost", "127.0.0.1", "[::1]"}:
         problems.append(f"{project}:frontendDomain is not a public https origin")
+    elif _is_example_domain(host):
+        problems.append(f"{project}:frontendDomain still holds a placeholder (an example domain)")
     if not problems:
         return
     if production:
@@ -466,6 +500,14 @@ def _check_placeholders(
         )
     for problem in problems:
         pulumi.log.warn(f"{problem}: fine for a dev stack, refused on a production one")
+
+
+def _is_example_domain(host: str) -> bool:
+    """example.com, .org, .net and their subdomains: reserved for documentation (RFC 2606)."""
+    return any(
+        host == domain or host.endswith("." + domain)
+        for domain in ("example.com", "example.org", "example.net")
+    )
 
 
 def _string(config: pulumi.Config, key: str) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from billing.app_secret import AppSecret, AppSecretArgs
 from billing.contract import STACK_ID_VARIABLE
@@ -97,6 +98,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
             lookup_key_prefix=settings.prefix,
             return_url=settings.frontend_domain + settings.redirect_paths["portalReturnPath"],
             admin_api_key=settings.stripe_provider_key,
+            tax_behavior=settings.catalog.tax_behavior,
         ),
     )
     # The first plan's prices under the keys existing consumers read; an interval no plan has
@@ -233,6 +235,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
             schedule_name=settings.names.reconcile_schedule,
             role_name=settings.names.reconcile_invoke_role,
             function_arn=reconcile.arn,
+            function_name=reconcile.name,
             every_minutes=settings.reconcile_interval_minutes,
             tags=settings.tags,
         ),
@@ -260,9 +263,15 @@ def build_stack(settings: StackSettings) -> BillingStack:
             api_functions=[settings.names.subscription_function, settings.names.webhook_function],
             webhook_function=settings.names.webhook_function,
             webhook_log_group=webhook_function.log_group_name,
+            outcome_log_groups={
+                "stripe-webhook": webhook_function.log_group_name,
+                "reconcile": reconcile.log_group_name,
+                "subscription": subscription.log_group_name,
+            },
             reconcile_function=settings.names.reconcile_function,
             reconcile_interval_minutes=settings.reconcile_interval_minutes,
-            region=settings.region,
+            # The provider's own region: `aws:region` may be unset (the profile's region).
+            region=aws.get_region_output().region,
             alarm_email=settings.alarm_email,
             tags=settings.tags,
         ),

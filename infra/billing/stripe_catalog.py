@@ -28,6 +28,16 @@ CANCELLATION_REASONS = (
 )
 
 
+#: Stripe refuses a portal headline longer than this (business_profile.headline, maxLength 60).
+HEADLINE_MAX_LENGTH = 60
+
+
+def portal_headline(product_name: str | None) -> str:
+    """The portal's headline: names the product when it fits Stripe's 60 characters."""
+    named = f"Manage your {product_name} subscription" if product_name else ""
+    return named if named and len(named) <= HEADLINE_MAX_LENGTH else "Manage your plan"
+
+
 @dataclass(frozen=True)
 class StripeCatalogArgs:
     """What the catalog sells."""
@@ -42,6 +52,10 @@ class StripeCatalogArgs:
     """Where the billing portal sends customers back to."""
     admin_api_key: str
     """stripe:apiKey, for the hooks that archive replaced or destroyed prices and configurations."""
+    tax_behavior: str | None = None
+    """`exclusive` or `inclusive` on every price (Stripe Tax needs one); None leaves Stripe's
+    `unspecified`. Stripe lets a price's behaviour be set once, never changed: a stack that
+    changes it needs new prices (a changed amount or plan id makes them)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +164,7 @@ class StripeCatalog(pulumi.ComponentResource):
                 lookup_key=plan.lookup_key(stack, interval),
                 transfer_lookup_key=True,
                 nickname=f"{plan.name} ({interval})",
+                tax_behavior=args.tax_behavior,
                 metadata={**metadata, "plan": interval},
                 opts=price_opts,
             )
@@ -158,7 +173,7 @@ class StripeCatalog(pulumi.ComponentResource):
 
     def _portal_configuration(self) -> stripe.PortalConfiguration:
         legacy = [p.plan for p in self.plans if p.plan.legacy]
-        headline = f"Manage your {legacy[0].name} subscription" if legacy else "Manage your plan"
+        headline = portal_headline(legacy[0].name if legacy else None)
         return stripe.PortalConfiguration(
             f"{self._name}-portal-configuration",
             business_profile=stripe.PortalConfigurationBusinessProfileArgs(headline=headline),

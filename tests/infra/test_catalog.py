@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from billing.settings import SettingsError
-from tools.mock_engine import PROJECT, Recording, base_config, run_program
+from tools.mock_engine import FRONTEND_ORIGIN, PROJECT, Recording, base_config, run_program
 
 PRODUCT = "stripe:index/product:Product"
 PRICE = "stripe:index/price:Price"
@@ -128,11 +128,46 @@ def test_legacy_price_keys_come_from_the_first_plan_that_has_the_interval() -> N
 
 
 def test_checkout_options_reach_the_subscription_function() -> None:
-    recording = run_program(with_plans(allowPromotionCodes=True, automaticTax=True))
+    recording = run_program(
+        with_plans(allowPromotionCodes=True, automaticTax=True, taxBehavior="exclusive")
+    )
     function = recording.one("aws:lambda/function:Function", "subscription-function")
     variables = function.inputs["environment"]["variables"]
     assert variables["ALLOW_PROMOTION_CODES"] == "true"
     assert variables["AUTOMATIC_TAX"] == "true"
+
+
+def test_stripe_tax_sets_a_tax_behaviour_on_every_price() -> None:
+    recording = run_program(with_plans(automaticTax=True, taxBehavior="inclusive"))
+    prices = recording.of_type(PRICE)
+    assert prices and all(p.inputs["taxBehavior"] == "inclusive" for p in prices)
+
+
+def test_without_stripe_tax_prices_keep_stripes_unspecified(two_plans: Recording) -> None:
+    assert all("taxBehavior" not in p.inputs for p in two_plans.of_type(PRICE))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"automaticTax": True}, "taxBehavior is required when saas-billing:automaticTax"),
+        ({"taxBehavior": "sometimes"}, "taxBehavior must be exclusive or inclusive"),
+        ({"currency": "xyz"}, "currency xyz is not a currency Stripe charges in"),
+    ],
+)
+def test_what_stripe_would_refuse_is_refused_offline(
+    overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        run_program(with_plans(**overrides))
+
+
+@pytest.mark.parametrize("name", ["Acme", "A" * 60])
+def test_the_portal_headline_never_exceeds_stripes_60_characters(name: str) -> None:
+    recording = run_program(base_config("dev", **{f"{PROJECT}:productName": name}))
+    headline = recording.one(PORTAL).inputs["businessProfile"]["headline"]
+    assert len(headline) <= 60
+    assert headline == ("Manage your Acme subscription" if name == "Acme" else "Manage your plan")
 
 
 def test_the_shipped_dev_stack_shows_two_plans_one_with_a_trial_and_features() -> None:
@@ -271,7 +306,7 @@ def test_redirect_paths_reach_the_function_and_the_portal() -> None:
     )
     assert variables["PORTAL_RETURN_PATH"] == "/settings/billing"
     portal = recording.one(PORTAL).inputs
-    assert portal["defaultReturnUrl"] == "https://app.example.com/settings/billing"
+    assert portal["defaultReturnUrl"] == FRONTEND_ORIGIN + "/settings/billing"
 
 
 @pytest.mark.parametrize("path", ["billing/success", "https://evil.example/x", "/a?b=c", "//x"])

@@ -87,6 +87,9 @@ def test_missing_aws_credentials_are_a_clear_error(repo: Path, tmp_path: Path) -
     result = run(repo, "up", "dev", path=path, **PASSPHRASE)
     assert result.returncode == 1
     assert "no AWS credentials" in result.stderr
+    assert not [c for c in calls(tmp_path) if c.startswith("stack ")], (
+        "no stack may be selected or created before AWS credentials are known to work"
+    )
     assert not [c for c in calls(tmp_path) if c.startswith("up")], "no up without credentials"
 
 

@@ -12,6 +12,7 @@ from billing.settings import SettingsError
 from tools.mock_engine import Recording, base_config, dev_config, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FUNCTION = "aws:lambda/function:Function"
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab"
 ZONE = "Z0123456789ABCDEFGHIJ"
 
@@ -70,7 +71,8 @@ def test_the_webhook_metrics_are_counted_from_its_own_log_group(dev: Recording) 
     webhook = next(f for f in dev.of_type("aws:lambda/function:Function")
                    if f.inputs["name"] == "dev-saas-billing-stripe-webhook")  # fmt: skip
     filters = {f.inputs["metricTransformation"]["name"]: f.inputs
-               for f in dev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")}  # fmt: skip
+               for f in dev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+               if f.inputs["metricTransformation"]["name"] in ("4xx", "5xx")}  # fmt: skip
     assert set(filters) == {"4xx", "5xx"}
     for metric in filters.values():
         assert metric["logGroupName"] == webhook.inputs["loggingConfig"]["logGroup"]
@@ -79,15 +81,45 @@ def test_the_webhook_metrics_are_counted_from_its_own_log_group(dev: Recording) 
         assert '$.route = "POST /stripe/webhook"' in metric["pattern"]
 
 
+def test_a_duplicate_subscription_alarms_from_every_function_that_decides_one(
+    dev: Recording,
+) -> None:
+    from billing.monitoring import duplicate_subscription_metric
+    from tests.support.metric_filter import matches
+
+    groups = {f.inputs["loggingConfig"]["logGroup"] for f in dev.of_type(FUNCTION)}
+    counted = [f.inputs for f in dev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+               if f.inputs["metricTransformation"]["name"] == "DuplicateSubscriptions"]  # fmt: skip
+    assert {f["logGroupName"] for f in counted} == groups, "webhook, reconcile and sync"
+    alarm = alarms(dev)["dev-saas-billing-duplicate-subscription"]
+    assert (alarm["namespace"], alarm["threshold"]) == ("dev-saas-billing/billing", 1)
+    # The line `shared.customer_state` logs (tests/lambdas/test_one_subscription.py), and not
+    # a line that merely mentions the word.
+    line = '{"level": "ERROR", "outcome": "duplicate_subscription", "message": "refund"}'
+    pattern = duplicate_subscription_metric().pattern
+    assert matches(pattern, line)
+    assert not matches(pattern, '{"level": "INFO", "outcome": "applied"}')
+
+
 def test_no_alarm_fires_on_a_quiet_stack_and_all_notify_the_topic(dev: Recording) -> None:
     topic = dev.one("aws:sns/topic:Topic").outputs["arn"]
     found = alarms(dev)
-    assert len(found) == 3 * 2 + 3
+    assert len(found) == 3 * 2 + 4
     for name, alarm in found.items():
         assert alarm["treatMissingData"] == "notBreaching", name
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name
         assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold", name
         assert alarm["alarmDescription"], name
+
+
+def test_the_dashboard_follows_the_providers_region_when_aws_region_is_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = {key: value for key, value in base_config("dev").items() if key != "aws:region"}
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # the profile's region, as the provider reads it
+    recording = run_program(config)
+    body = json.loads(recording.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    assert {widget["properties"]["region"] for widget in body["widgets"]} == {"eu-west-1"}
 
 
 def test_the_dashboard_shows_routes_functions_and_webhook_outcomes(dev: Recording) -> None:
@@ -131,6 +163,22 @@ def test_urls_and_the_stripe_endpoint_use_the_domain() -> None:
     assert recording.exports["webhookUrl"] == "https://api.dev.example.com/stripe/webhook"
     endpoint = recording.one("stripe:index/webhookEndpoint:WebhookEndpoint").inputs
     assert endpoint["url"] == "https://api.dev.example.com/stripe/webhook"
+
+
+@pytest.mark.parametrize(
+    "domain_config",
+    [{"hostedZoneId": ZONE}, {"certificateArn": CERT_ARN}],
+    ids=["validated-in-the-zone", "given-certificate"],
+)
+def test_stripe_is_sent_the_domain_only_once_it_answers(domain_config: dict[str, str]) -> None:
+    """The endpoint waits for the mapping and the alias records (and so the certificate):
+    sent at the start of the deploy, Stripe's deliveries would fail until DNS answers."""
+    recording = run_program(dev_config(apiDomainName="api.dev.example.com", **domain_config))
+    endpoint = recording.one("stripe:index/webhookEndpoint:WebhookEndpoint")
+    waits_for = {recording.by_urn(urn).type for urn in endpoint.dependencies}
+    assert "aws:apigatewayv2/apiMapping:ApiMapping" in waits_for, endpoint.urn
+    aliases = [r for r in recording.of_type("aws:route53/record:Record") if r.inputs.get("aliases")]
+    assert {r.urn for r in aliases} <= set(endpoint.dependencies), endpoint.urn
 
 
 def test_a_given_certificate_is_used_as_is() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tools import plan
-from tools.mock_engine import REPO_ROOT, Recording, run_program
+from tools.mock_engine import PROJECT, REPO_ROOT, Recording, run_program
 
 STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
 PRODUCTION = "saas-billing:production: true"
@@ -19,6 +19,7 @@ REAL_IDENTITY = {
         "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
     ),
     "example-client-id": "4q8fh2e0billingclient",
+    "https://app.example.com": "https://app.acme-billing.test",
 }
 
 
@@ -27,6 +28,12 @@ def stack_repo(tmp_path: Path, stack: str, text: str) -> Path:
     shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
     return tmp_path
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_shipped_stack_starts_on_the_plans_catalog(stack: str) -> None:
+    config, _ = plan.stack_config(stack)
+    assert len(config[f"{PROJECT}:plans"]) >= 2, f"Pulumi.{stack}.yaml starts a legacy catalog"
 
 
 def test_there_are_stacks_of_both_kinds() -> None:

@@ -17,7 +17,14 @@ import stripe
 from billing.settings import DOCUMENT_KEYS
 from billing.stripe_version import STRIPE_API_VERSION
 from billing.stripe_webhook import WEBHOOK_EVENTS
-from tools.mock_engine import PROJECT, Recording, base_config, fake_stripe_key, run_program
+from tools.mock_engine import (
+    FRONTEND_ORIGIN,
+    PROJECT,
+    Recording,
+    base_config,
+    fake_stripe_key,
+    run_program,
+)
 
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 FUNCTION = "aws:lambda/function:Function"
@@ -359,7 +366,7 @@ def test_portal_configuration_allows_cancel_and_switching_between_the_prices(
 def test_api_routes_authorizer_cors_throttling_and_logs(dev: Recording) -> None:
     api = dev.one("aws:apigatewayv2/api:Api")
     assert api.inputs["protocolType"] == "HTTP"
-    assert api.inputs["corsConfiguration"]["allowOrigins"] == ["https://app.example.com"]
+    assert api.inputs["corsConfiguration"]["allowOrigins"] == [FRONTEND_ORIGIN]
     authorizer = dev.one("aws:apigatewayv2/authorizer:Authorizer")
     assert authorizer.inputs["jwtConfiguration"] == {
         "issuer": "https://auth.example.com/",

@@ -214,6 +214,8 @@ def test_a_mistyped_integer_never_echoes_its_value() -> None:
         ({"jwtAudience": ["example-client-id"]}, "jwtAudience"),
         ({"frontendDomain": "http://app.acme.test"}, "frontendDomain"),
         ({"frontendDomain": "https://localhost:3000"}, "frontendDomain"),
+        ({"frontendDomain": "https://app.example.com"}, "frontendDomain still holds a placeholder"),
+        ({"frontendDomain": "https://staging.app.example.org"}, "frontendDomain still holds"),
     ],
 )
 def test_production_refuses_the_shipped_placeholders(
@@ -222,6 +224,14 @@ def test_production_refuses_the_shipped_placeholders(
     config = base_config("prod", **{f"{PROJECT}:{k}": v for k, v in overrides.items()})
     with pytest.raises(SettingsError, match=f"refuses placeholders: saas-billing:{problem}"):
         run_program(config, stack="prod")
+
+
+@pytest.mark.parametrize("namespace", ["sass-billing", "saas_billing"])
+def test_a_misspelt_namespace_is_refused_like_an_unknown_key(namespace: str) -> None:
+    config = base_config("dev", **{f"{namespace}:alarmEmail": "oncall@acme-billing.test"})
+    with pytest.raises(SettingsError, match=f"{namespace}:alarmEmail is not a setting.*"
+                       f"did you mean {PROJECT}:alarmEmail"):  # fmt: skip
+        run_program(config)
 
 
 def test_other_stacks_accept_the_placeholders() -> None:

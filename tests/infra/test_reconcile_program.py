@@ -77,6 +77,16 @@ def test_the_schedule_invokes_it_hourly_by_default_through_a_role_that_can_do_no
     ]
 
 
+def test_a_failed_run_runs_once_lambda_does_not_retry_it(dev: Recording) -> None:
+    """Scheduler's retry policy covers only the hand-off; Lambda's async retries are turned off."""
+    config = dev.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs
+    function = dev.one("aws:lambda/function:Function", "reconcile-function")
+    assert config["functionName"] == function.outputs["name"]
+    assert config["qualifier"] == "$LATEST"
+    assert config["maximumRetryAttempts"] == 0
+    assert config["maximumEventAgeInSeconds"] == 3600, "one hourly interval"
+
+
 @pytest.mark.parametrize(
     ("minutes", "expression"), [(5, "rate(5 minutes)"), (1440, "rate(1440 minutes)")]
 )

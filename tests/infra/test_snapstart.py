@@ -46,3 +46,5 @@ def test_routes_and_permissions_target_the_alias(snap: Recording) -> None:
         ), integration.urn
     for permission in snap.of_type("aws:lambda/permission:Permission"):
         assert permission.inputs["qualifier"] == "live", permission.urn
+        waits_for = {snap.by_urn(urn).type for urn in permission.dependencies}
+        assert ALIAS in waits_for, f"{permission.urn} must follow the alias resource, not a literal"
