@@ -10,16 +10,19 @@ ARGS ?=
 .PHONY: plan test lint bench serve token complete-checkout up preview destroy clean
 PORT ?= 8000
 
+# Installs say nothing on stdout (all of it goes to stderr), so TOKEN=$$(make token) on a fresh
+# clone captures the token alone.
 $(INSTALLED): requirements.txt infra/requirements.txt requirements-dev.txt lambdas/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@ $(PROGRAM_INSTALLED)
+	@echo "installing the pinned dependencies into $(VENV)/ (once)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@touch $@ $(PROGRAM_INSTALLED)
 
 # A deploy needs only the program's pins (the same .venv Pulumi.yaml names), not the test tooling.
 $(PROGRAM_INSTALLED): requirements.txt infra/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $@
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt >&2
+	@touch $@
 
 ## plan: print what `pulumi up` would create for STACK (default dev), offline, under mocks
 plan: $(INSTALLED)
@@ -45,8 +48,10 @@ token: $(INSTALLED)
 	@$(BIN)/python -m tools.local token --user $(USER) $(if $(EMAIL),--email $(EMAIL))
 
 ## complete-checkout: pay an emulator Checkout session: make complete-checkout SESSION=cs_test_...
+## (the running make serve's port unless PORT= is given)
 complete-checkout: $(INSTALLED)
-	$(BIN)/python -m tools.local complete-checkout --session $(SESSION) --port $(PORT)
+	@$(BIN)/python -m tools.local complete-checkout --session $(SESSION) \
+		$(if $(filter command line environment,$(origin PORT)),--port $(PORT))
 
 ## bench: cold start, warm path, Secrets Manager calls, DynamoDB cost, package size (see BENCHMARKS.md)
 bench: $(INSTALLED)

@@ -34,11 +34,18 @@ _SECRET = "[secret]"
 # Properties a reviewer cares about, per resource type (everything else is left out).
 _SHOWN = {
     "stripe:index/product:Product": ("name",),
-    "stripe:index/price:Price": ("unitAmount", "currency", "recurring", "lookupKey"),
+    "stripe:index/price:Price": ("unitAmount", "currency", "recurring", "lookupKey", "taxBehavior"),
     "stripe:index/webhookEndpoint:WebhookEndpoint": ("url", "enabledEvents", "apiVersion"),
     "aws:secretsmanager/secret:Secret": ("name", "recoveryWindowInDays", "kmsKeyId"),
     "aws:secretsmanager/secretVersion:SecretVersion": ("secretString",),
-    "aws:dynamodb/table:Table": ("name", "billingMode", "pointInTimeRecovery", "ttl"),
+    "aws:dynamodb/table:Table": (
+        "name",
+        "billingMode",
+        "pointInTimeRecovery",
+        "ttl",
+        "deletionProtectionEnabled",
+    ),
+    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
     "aws:lambda/layerVersion:LayerVersion": ("layerName", "compatibleRuntimes", "sourceCodeHash"),
     "aws:lambda/function:Function": ("name", "runtime", "architectures", "timeout"),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
@@ -53,6 +60,18 @@ _SHOWN = {
 }
 
 
+def _load_yaml(path: Path) -> Any:
+    """A YAML file, or a one-line SettingsError naming the file, line and column of a mistake."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        raise SettingsError(f"{where}: {error.problem or error.context}") from None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{path.name}: not valid YAML ({type(error).__name__})") from None
+
+
 def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> tuple[dict[str, Any], set[str]]:
     """The stack's config as `pulumi up` would see it, and which keys the engine marks secret.
 
@@ -61,7 +80,7 @@ def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> tuple[dict[str, Any
     stack file holds in plain text stays plain, so the program refuses it here as it would in
     a real deploy. Only a required key the file lacks gets a placeholder secret.
     """
-    project_file = yaml.safe_load((repo_root / "Pulumi.yaml").read_text())
+    project_file = _load_yaml(repo_root / "Pulumi.yaml")
     project = project_file["name"]
     stack_file = repo_root / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
@@ -71,7 +90,7 @@ def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> tuple[dict[str, Any
         for key, spec in (project_file.get("config") or {}).items()
         if isinstance(spec, dict) and "default" in spec
     }
-    config.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    config.update((_load_yaml(stack_file) or {}).get("config") or {})
     secret_keys: set[str] = set()
     for key, value in list(config.items()):
         config[key], secure = _placeholders_for_secure(value)
@@ -136,12 +155,19 @@ def render(recording: Recording) -> str:
                 if prop in resource.inputs:
                     shown = _SECRET if prop in resource.secret_inputs else resource.inputs[prop]
                     lines.append(f"{indent}    {prop}: {json.dumps(shown, sort_keys=True)}")
+            if resource.replace_on_changes:
+                changed = ", ".join(resource.replace_on_changes)
+                lines.append(f"{indent}    a change of {changed} replaces it")
+            if resource.retain_on_delete:
+                lines.append(f"{indent}    kept (not deleted) when removed from the program")
         for child in children.get(resource.urn, []):
             show(child, depth + 1)
 
     for root in roots:
         show(root, 1)
     version = recording.one("aws:secretsmanager/secretVersion:SecretVersion")
+    lines += ["", "Catalog (what the pricing page and Checkout offer):"]
+    lines += _catalog_lines(json.loads(version.inputs["secretString"])["stripe_catalog"])
     lines += ["", "Secret document keys (values are secrets, never shown):"]
     lines += [f"  {key}" for key in sorted(json.loads(version.inputs["secretString"]))]
     lines += ["", "Lambda environments:"]
@@ -163,6 +189,20 @@ def render(recording: Recording) -> str:
     lines += ["", "Exports:"]
     lines += [f"  {key}: {value}" for key, value in sorted(recording.exports.items())]
     return "\n".join(lines)
+
+
+def _catalog_lines(catalog: dict[str, Any]) -> list[str]:
+    """Each plan with its prices, trial and features (the catalog is public, never secret)."""
+    lines = []
+    for plan in catalog["plans"]:
+        prices = ", ".join(
+            f"{interval} {price['amount']} {catalog['currency']}"
+            for interval, price in plan["prices"].items()
+        )
+        trial = f"{plan['trialDays']}-day trial" if plan.get("trialDays") else "no trial"
+        features = ", ".join(plan.get("features") or []) or "no features"
+        lines.append(f"  {plan['id']} ({plan['name']}): {prices}; {trial}; {features}")
+    return lines
 
 
 def _by_name(recording: Recording, type_: str) -> list[Registration]:

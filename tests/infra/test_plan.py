@@ -72,6 +72,20 @@ def assert_full_plan(stack: str, out: str) -> None:
     assert "SECRET_ARN=arn:aws:secretsmanager:" in out
     assert "FAIL" not in out and "pass  secret-read-is-never-wildcard" in out
     assert "PLACEHOLDER" not in out and "whsec_" not in out, "no secret value is ever printed"
+    assert "pro (Pro): monthly 2900 usd, annual 29000 usd; 14-day trial; reports" in out
+    assert "a change of unitAmount, currency, recurring replaces it" in out
+    assert "deletionProtectionEnabled: " in out
+
+
+def test_plan_shows_the_alarm_email_and_deletion_protection(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    text += "  saas-billing:alarmEmail: oncall@acme-billing.test\n"
+    assert plan.main(["--stack", "dev", "--repo-root", str(stack_repo(tmp_path, "dev", text))]) == 0
+    out = capsys.readouterr().out
+    assert 'endpoint: "oncall@acme-billing.test"' in out
+    assert "deletionProtectionEnabled: false" in out
 
 
 def test_a_settings_error_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,6 +95,18 @@ def test_a_settings_error_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     assert plan.main(["--stack", "bad", "--repo-root", str(tmp_path)]) == 2
     assert "currency must be a 3-letter" in capsys.readouterr().err
+
+
+def test_a_yaml_mistake_is_one_line_naming_file_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = (REPO_ROOT / "Pulumi.dev.yaml").read_text() + "  saas-billing:currency: [usd\n"
+    root = stack_repo(tmp_path, "broken", broken)
+    line = len(broken.splitlines())
+    assert plan.main(["--stack", "broken", "--repo-root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"Pulumi.broken.yaml:{line + 1}:" in err or f"Pulumi.broken.yaml:{line}:" in err, err
 
 
 def test_a_policy_violation_exits_1(

@@ -7,6 +7,7 @@ import queue
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ class Served:
     """
 
     process: subprocess.Popen[str]
+    port_file: Path
+    """Where it wrote its port (SERVE_PORT_FILE), for `make complete-checkout` without PORT."""
     base_url: str = ""
     port: int = 0
     lines: list[str] = field(default_factory=list)
@@ -78,7 +81,9 @@ class Served:
 
 def start_serve(extra_env: dict[str, str] | None = None) -> Served:
     """`make serve PORT=0`: the server binds a free port itself and prints it (no race)."""
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    port_file = Path(tempfile.mkdtemp()) / "serve.port"  # servers of parallel tests apart
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "SERVE_PORT_FILE": str(port_file),
+                   **(extra_env or {})}  # fmt: skip
     for name in ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "FRONTEND_ORIGIN"):
         if name not in (extra_env or {}):
             environment.pop(name, None)
@@ -87,7 +92,7 @@ def start_serve(extra_env: dict[str, str] | None = None) -> Served:
         cwd=REPO_ROOT, env=environment, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    return Served(process)
+    return Served(process, port_file)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -46,11 +47,14 @@ def api(served: Served, method: str, path: str, body: Any = None, token: str | N
 
 
 def make_token(user: str) -> str:
+    """`TOKEN=$(make token USER=...)`, as the README has it: stdout is the token alone."""
     result = subprocess.run(
-        ["make", "-s", "token", f"USER={user}"], cwd=REPO_ROOT, capture_output=True, text=True,
+        ["make", "token", f"USER={user}"], cwd=REPO_ROOT, capture_output=True, text=True,
         check=True,
     )  # fmt: skip
-    return result.stdout.strip()
+    token = result.stdout.strip()
+    assert len(token.splitlines()) == 1 and token.count(".") == 2, result.stdout
+    return token
 
 
 def test_the_contract_and_the_demo_page_are_served(served: Served) -> None:
@@ -102,17 +106,53 @@ def test_the_whole_flow_with_the_emulator(served: Served) -> None:
     pro = prices["plans"][1]["prices"]["monthly"]["id"]
     status, checkout = api(served, "POST", "/subscription/checkout", {"priceId": pro}, token)
     assert status == 200 and checkout["url"].startswith("http://127.0.0.1:")
-    completed = subprocess.run(
-        ["make", "-s", "complete-checkout", f"SESSION={checkout['sessionId']}",
-         f"PORT={served.port}"],
+    completed = subprocess.run(  # no PORT=: it finds the running server's port itself
+        ["make", "complete-checkout", f"SESSION={checkout['sessionId']}"],
         cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "SERVE_PORT_FILE": str(served.port_file)},
     )  # fmt: skip
     assert completed.stdout.strip().startswith(served.base_url + "/billing/success?session_id=")
+    assert f"paid {checkout['sessionId']}: Pro (monthly), 29.00 USD" in completed.stderr
+    again = subprocess.run(
+        ["make", "complete-checkout", f"SESSION={checkout['sessionId']}", f"PORT={served.port}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert again.returncode != 0 and "Traceback" not in again.stderr
+    assert "not paid: checkout session" in again.stderr and "is complete" in again.stderr
     status, state = api(served, "GET", "/subscription", token=token)
     assert state["isSubscribed"] is True and state["planId"] == "pro", "the webhook delivered"
     assert api(served, "POST", "/subscription/sync", token=token)[1] == state
     status, portal = api(served, "POST", "/subscription/portal", token=token)
     assert status == 200 and "/p/session/" in portal["url"]
+
+
+def test_the_banner_names_every_local_command_with_its_port(served: Served) -> None:
+    banner = "\n".join(served.lines)
+    assert f"make complete-checkout SESSION=cs_... PORT={served.port}" in banner
+    assert "TOKEN=$(make token USER=alice)" in banner
+    assert (
+        f"{served.base_url}/subscription" in banner and f"{served.base_url}/openapi.yaml" in banner
+    )
+
+
+def test_a_401_logs_why(served: Served) -> None:
+    key = devjwt.signing_key(REPO_ROOT / "build" / "local" / "jwt.key")
+    expired = devjwt.issue(key, "erin", ttl_seconds=60, now=time.time() - 3600)
+    assert api(served, "GET", "/subscription", token=expired)[0] == 401
+    served.read_until("401 on GET /subscription: expired", timeout=30)
+
+
+def test_a_port_in_use_is_one_line_suggesting_another() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            ["make", "-s", "serve", f"PORT={port}"], cwd=REPO_ROOT, capture_output=True,
+            text=True, timeout=300, check=False,
+        )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"port {port} is in use: run PORT={port + 1} make serve" in result.stderr
 
 
 def test_each_request_is_one_log_line(served: Served) -> None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import signal
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from billing.settings import REDIRECT_PATH_DEFAULTS, SettingsError  # noqa: E402
 from tools.local import devjwt, real_stripe  # noqa: E402
 
 JWT_KEY = BUILD_DIR / "local" / "jwt.key"
+#: `make serve` writes its port here, so `make complete-checkout` finds it without PORT=.
+PORT_FILE = Path(os.environ.get("SERVE_PORT_FILE") or BUILD_DIR / "local" / "serve.port")
 
 
 class StartupInterrupts:
@@ -90,8 +94,19 @@ def serve(stack_name: str, port: int) -> int:
     if interrupts.requested:  # nothing started yet
         print("stopping", flush=True)
         return 130
-    server = http_server(None, port)  # bound first: with --port 0 the origin is known now
+    try:
+        server = http_server(None, port)  # bound before anything starts: --port 0 picks one
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"port {port} is in use: run PORT={port + 1} make serve (or PORT=0 for a free one)",
+            file=sys.stderr,
+        )
+        return 2
     port = int(server.server_address[1])
+    PORT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PORT_FILE.write_text(f"{port}\n")  # make complete-checkout finds this server by it
     origin = f"http://127.0.0.1:{port}"
     frontend = os.environ.get("FRONTEND_ORIGIN", origin).rstrip("/")
     project = config.get("saas-billing:frontendDomain", "")
@@ -153,12 +168,7 @@ def serve(stack_name: str, port: int) -> int:
                 if api_key
                 else f"the Stripe emulator at {emulator and emulator.base_url}"
             )
-            print(
-                f"saas-billing ({stack_name}) on {origin} with {mode}\n"
-                f"  demo page:  {origin}/\n  contract:   {origin}/openapi.yaml\n"
-                f"  a token:    make token USER=alice\n  stop:       Ctrl-C",
-                flush=True,
-            )
+            print(banner(stack_name, origin, port, mode, offline=emulator is not None), flush=True)
             interrupts.release()
             server.serve_forever()
         except KeyboardInterrupt:
@@ -171,15 +181,55 @@ def token(user: str, email: str | None) -> int:
     return 0
 
 
-def complete_checkout(session: str, port: int) -> int:
+def banner(stack_name: str, origin: str, port: int, mode: str, offline: bool) -> str:
+    """What a frontend developer needs: the URLs and every local command, with this port."""
+    lines = [
+        f"saas-billing ({stack_name}) on {origin} with {mode}",
+        f"  demo page:  {origin}/",
+        f"  contract:   {origin}/openapi.yaml",
+        "  a token:    TOKEN=$(make token USER=alice)",
+        f'  call it:    curl -H "Authorization: Bearer $TOKEN" {origin}/subscription',
+    ]
+    if offline:
+        lines.append(f"  pay:        make complete-checkout SESSION=cs_... PORT={port}")
+    else:
+        lines.append(f"  webhooks:   stripe listen --forward-to localhost:{port}/stripe/webhook")
+    lines.append("  stop:       Ctrl-C")
+    return "\n".join(lines)
+
+
+def served_port() -> int:
+    """The port of the running `make serve` (it writes it on start), else 8000."""
+    try:
+        return int(PORT_FILE.read_text().strip())
+    except (OSError, ValueError):
+        return 8000
+
+
+def complete_checkout(session: str, port: int | None) -> int:
+    """Pay an emulator Checkout Session as its Pay button does; print what was paid."""
+    port = port or served_port()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/local/complete-checkout",
         data=json.dumps({"sessionId": session}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        print(json.loads(response.read())["redirect"])
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = json.loads(error.read() or b"{}").get("error") or error.reason
+        print(f"not paid: {detail}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as error:
+        print(f"no make serve answers on port {port} ({error.reason}): start it, or set PORT=",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    paid = answer.get("paid") or {}
+    amount = f"{(paid.get('unit_amount') or 0) / 100:.2f} {str(paid.get('currency', '')).upper()}"
+    print(f"paid {session}: {paid.get('nickname') or paid.get('id')}, {amount}", file=sys.stderr)
+    print(answer["redirect"])
     return 0
 
 
@@ -194,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens.add_argument("--email", default=None)
     completing = commands.add_parser("complete-checkout", help="pay an emulator Checkout")
     completing.add_argument("--session", required=True)
-    completing.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    completing.add_argument("--port", type=int, default=None, help="default: make serve's")
     args = parser.parse_args(argv)
     if args.command == "serve":
         try:

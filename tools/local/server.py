@@ -6,7 +6,13 @@ header to their responses), check the JWT on routes that require one (`devjwt`, 
 Gateway's own `{"message": "Unauthorized"}`), build the payload 2.0 event with the token's
 claims, and return the function's response. It also serves the demo page, `openapi.yaml`, and
 two local-only helpers under /local/ (a dev token for the demo page's sign-in, and completing
-an emulator Checkout). Each request is logged in one line.
+an emulator Checkout). Each request is logged in one line (a 401 says why).
+
+At the HTTP level it answers as API Gateway does: any method or path no route declares is a
+404 `{"message": "Not Found"}` (never http.server's 501 HTML page), a malformed or chunked
+request body is a 400 and a body over 10 MB a 413, all as JSON. Each answer goes out in one
+send (headers and body together, so a keep-alive client never waits on delayed ACKs), and the
+listen backlog takes a burst of connections.
 """
 
 from __future__ import annotations
@@ -18,12 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tools.local import devjwt
 from tools.local.stack import NOT_FOUND, UNAUTHORIZED, DeployedStack
-from tools.local.stripe_emulator import StripeFake
+from tools.local.stripe_emulator import SessionNotOpenError, StripeFake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_PAGE = Path(__file__).resolve().parent / "demo" / "index.html"
@@ -34,6 +40,19 @@ CORS_METHODS = "GET,OPTIONS,POST"
 CORS_HEADERS = "authorization,content-type"
 
 Response = tuple[int, dict[str, str], bytes]
+
+#: API Gateway's payload limit for an HTTP API request.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Pending connections the socket holds (http.server's default, 5, drops a burst of 32).
+LISTEN_BACKLOG = 128
+
+
+class Handles(Protocol):
+    """What the HTTP server needs of the router."""
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> Response: ...
 
 
 @dataclass
@@ -71,7 +90,8 @@ class LocalApi:
             token = lowered.get("authorization", "").removeprefix("Bearer ").strip()
             try:
                 claims = devjwt.verify(token, self.jwt_key)
-            except devjwt.InvalidTokenError:
+            except devjwt.InvalidTokenError as error:
+                print(f"401 on {method} {url.path}: {error}", file=sys.stderr, flush=True)
                 return _json(401, UNAUTHORIZED, {**cors, "www-authenticate": "Bearer"})
         event = self.stack.event(
             method,
@@ -116,7 +136,15 @@ class LocalApi:
             session_id = str(request.get("sessionId") or "")
             if session_id not in self.emulator.state.objects:
                 return _json(404, {"error": "No such checkout session"})
-            return _json(200, {"redirect": self.emulator.pay_checkout(session_id)})
+            price = self.emulator.state.objects.get(
+                self.emulator.state.objects[session_id].get("_price", ""), {}
+            )
+            try:
+                redirect = self.emulator.pay_checkout(session_id)
+            except SessionNotOpenError as error:
+                return _json(400, {"error": str(error)})
+            paid = {key: price.get(key) for key in ("id", "unit_amount", "currency", "nickname")}
+            return _json(200, {"redirect": redirect, "paid": paid})
         return _json(404, NOT_FOUND)
 
 
@@ -137,10 +165,12 @@ def _file(path: Path, content_type: str) -> Response:
 class LocalServer(ThreadingHTTPServer):
     """The HTTP server; its `api` may be set after binding (the port decides the origin)."""
 
-    api: LocalApi | None = None
+    api: Handles | None = None
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
-def serve(api: LocalApi | None, port: int) -> LocalServer:
+def serve(api: Handles | None, port: int) -> LocalServer:
     """An HTTP server on 127.0.0.1:`port` (0 picks a free one, read `server_address`); set
     `api` before calling serve_forever if it was not given."""
 
@@ -150,28 +180,59 @@ def serve(api: LocalApi | None, port: int) -> LocalServer:
         def log_message(self, format: str, *args: Any) -> None:
             return  # one line per request, below
 
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """http.server's own refusals (a bad request line, an unknown method) as JSON."""
+            self.close_connection = True
+            if code == 501:  # a method no route declares: API Gateway's 404
+                self._answer(*_json(404, NOT_FOUND))
+            else:
+                self._answer(*_json(code, {"message": message or "Bad Request"}))
+
+        def _body(self) -> bytes | Response:
+            """The request body, or the answer that refuses it."""
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                return _json(400, {"message": "Chunked request bodies are not supported"})
+            declared = self.headers.get("Content-Length") or "0"
+            if not declared.isdigit():
+                return _json(400, {"message": "Invalid Content-Length"})
+            if int(declared) > MAX_BODY_BYTES:
+                return _json(413, {"message": "Request Entity Too Large"})
+            return self.rfile.read(int(declared)) if int(declared) else b""
+
         def _handle(self) -> None:
             started = time.perf_counter()
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            try:
-                assert isinstance(self.server, LocalServer) and self.server.api is not None
-                status, headers, payload = self.server.api.handle(
-                    self.command, self.path, dict(self.headers.items()), body
-                )
-            except Exception as error:  # a handler process died: say so, keep serving
-                status, headers, payload = _json(502, {"message": "Internal Server Error"})
-                print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            body = self._body()
+            if isinstance(body, tuple):
+                status, headers, payload = body
+                self.close_connection = True  # the unread body is not a next request
+            else:
+                try:
+                    assert isinstance(self.server, LocalServer) and self.server.api is not None
+                    status, headers, payload = self.server.api.handle(
+                        self.command, self.path, dict(self.headers.items()), body
+                    )
+                except Exception as error:  # a handler process died: say so, keep serving
+                    status, headers, payload = _json(502, {"message": "Internal Server Error"})
+                    print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+            self._answer(status, headers, payload)
             elapsed = (time.perf_counter() - started) * 1000
             print(f"{self.command} {urlsplit(self.path).path} {status} {elapsed:.0f}ms", flush=True)
 
-        do_GET = do_POST = do_OPTIONS = _handle  # noqa: N815 - http.server's method names
+        def _answer(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+            """Status line, headers and body in one write."""
+            self.send_response_only(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            buffered: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
+            buffered.append(b"\r\n" + payload)  # flushed in one send below
+            self.flush_headers()
+
+        do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle  # noqa: N815
 
     server = LocalServer(("127.0.0.1", port), Handler)
     server.api = api

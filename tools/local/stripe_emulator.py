@@ -118,13 +118,25 @@ class StripeFake:
         self.state.valid_keys.add(document["stripe_secret_key"])
         catalog = document["stripe_catalog"]
         for plan in catalog["plans"]:
-            for price in plan["prices"].values():
-                self.add_price(price["id"], price["interval"], price["amount"], catalog["currency"])
+            for interval, price in plan["prices"].items():
+                self.add_price(
+                    price["id"], price["interval"], price["amount"], catalog["currency"],
+                    nickname=f"{plan['name']} ({interval})",  # as the program names it
+                )  # fmt: skip
         self.add_portal_configuration(document["stripe_portal_configuration_id"])
 
-    def add_price(self, price_id: str, interval: str, amount: int, currency: str = "usd") -> None:
+    def add_price(
+        self,
+        price_id: str,
+        interval: str,
+        amount: int,
+        currency: str = "usd",
+        nickname: str | None = None,
+    ) -> None:
         price = fixture("price")
-        price.update(id=price_id, unit_amount=amount, currency=currency, type="recurring")
+        price.update(
+            id=price_id, unit_amount=amount, currency=currency, type="recurring", nickname=nickname
+        )
         price["recurring"] = {
             "interval": interval,
             "interval_count": 1,
