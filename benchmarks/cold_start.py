@@ -23,8 +23,8 @@ from typing import Any
 
 from benchmarks import floors
 from benchmarks.stats import median
-from billing.bytecode import find_runtime_python
-from billing.packaging import BUILD_DIR, build_function_archive, build_layer_archive
+from billing.build.bytecode import find_runtime_python
+from billing.build.packaging import BUILD_DIR, build_function_archive, build_layer_archive
 from tools.local.lambda_container import RUNTIME_PACKAGES, extract
 
 _PROBE = r"""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from billing.packaging import (
+from billing.build.packaging import (
     BUILD_DIR,
     LAMBDAS_DIR,
     build_function_archive,

@@ -2,7 +2,7 @@
 
 import pulumi
 
-from billing.settings import load_settings
+from billing.config import load_settings
 from billing.stack import build_stack
 
 stack = build_stack(load_settings())

@@ -21,7 +21,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
 
-from billing.settings import SettingsError  # noqa: E402
+from billing.config import SettingsError  # noqa: E402
 from tools import policy_check  # noqa: E402
 from tools.mock_engine import (  # noqa: E402
     Recording,

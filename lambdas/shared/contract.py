@@ -1,10 +1,66 @@
 """Facts the program and the functions share, written once (standard library only).
 
-The program loads this file by path (`infra/billing/contract.py`), the functions import it from
-the layer, so the webhook endpoint subscribes to exactly the events the handlers apply.
+The functions import it from the layer; the program loads this very file
+(`infra/billing/contract.py`). So the webhook endpoint subscribes to exactly the events the
+handlers apply, each function's environment names exactly the variables `shared.config` reads,
+the secret document holds exactly the keys the functions read, and the catalog document is
+written and read through one pair of typed structures.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The Stripe API version the handlers are written for: every `StripeClient` pins it and the
+#: webhook endpoint renders events in it. It is the version the pinned stripe-python is built
+#: for (a test fails when the two drift apart).
+STRIPE_API_VERSION = "2026-10-28.endive"
+
+
+class Env:
+    """Environment variable names of the functions (`shared.config.RuntimeConfig` reads them)."""
+
+    SECRET_ARN = "SECRET_ARN"
+    SECRETS_CACHE_TTL_SECONDS = "SECRETS_CACHE_TTL_SECONDS"
+    USERS_TABLE = "USERS_TABLE"
+    EVENTS_TABLE = "EVENTS_TABLE"
+    USERS_CUSTOMER_INDEX = "USERS_CUSTOMER_INDEX"
+    STACK_ID = "STACK_ID"
+    """The stack's identity, `{environment}-{projectName}`, stamped on its Stripe objects."""
+    FRONTEND_DOMAIN = "FRONTEND_DOMAIN"
+    CHECKOUT_SUCCESS_PATH = "CHECKOUT_SUCCESS_PATH"
+    CHECKOUT_CANCEL_PATH = "CHECKOUT_CANCEL_PATH"
+    PORTAL_RETURN_PATH = "PORTAL_RETURN_PATH"
+    ALLOW_PROMOTION_CODES = "ALLOW_PROMOTION_CODES"
+    AUTOMATIC_TAX = "AUTOMATIC_TAX"
+    LOG_LEVEL = "LOG_LEVEL"
+    STRIPE_API_BASE = "STRIPE_API_BASE"
+    """scheme://host:port of a local Stripe emulator; unset in AWS."""
+
+
+class SecretKey:
+    """Keys of the secret document (README "Secrets")."""
+
+    STRIPE_SECRET_KEY = "stripe_secret_key"
+    STRIPE_PUBLISHABLE_KEY = "stripe_publishable_key"
+    STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret"
+    STRIPE_MONTHLY_PRICE_ID = "stripe_monthly_price_id"
+    STRIPE_ANNUAL_PRICE_ID = "stripe_annual_price_id"
+    STRIPE_CATALOG = "stripe_catalog"
+    STRIPE_PORTAL_CONFIGURATION_ID = "stripe_portal_configuration_id"
+
+    #: Every key the program writes itself: an app secret that reuses one is a settings error.
+    RESERVED = (
+        STRIPE_SECRET_KEY,
+        STRIPE_PUBLISHABLE_KEY,
+        STRIPE_WEBHOOK_SECRET,
+        STRIPE_MONTHLY_PRICE_ID,
+        STRIPE_ANNUAL_PRICE_ID,
+        STRIPE_CATALOG,
+        STRIPE_PORTAL_CONFIGURATION_ID,
+    )
+
 
 #: The Stripe events the webhook applies and the endpoint subscribes to. Stripe sends both
 #: `invoice.paid` and `invoice.payment_succeeded` for one payment: only `invoice.paid` is
@@ -22,17 +78,144 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     "customer.updated",
 )
 
+
+@dataclass(frozen=True)
+class RouteKey:
+    """One route of the HTTP API, as API Gateway keys it."""
+
+    method: str
+    path: str
+    requires_jwt: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+WEBHOOK_PATH = "/stripe/webhook"
+#: The subscription function's routes: a contract with the frontend (openapi.yaml).
+SUBSCRIPTION_ROUTES: tuple[RouteKey, ...] = (
+    RouteKey("POST", "/subscription/checkout", requires_jwt=True),
+    RouteKey("POST", "/subscription/portal", requires_jwt=True),
+    # Public: a pricing page calls it before anyone signs in.
+    RouteKey("GET", "/subscription/prices", requires_jwt=False),
+    RouteKey("GET", "/subscription", requires_jwt=True),
+    RouteKey("POST", "/subscription/sync", requires_jwt=True),
+)
+WEBHOOK_ROUTES: tuple[RouteKey, ...] = (RouteKey("POST", WEBHOOK_PATH, requires_jwt=False),)
+
+#: Where Checkout and the portal send people back to, on the frontend, unless configured.
+REDIRECT_PATH_DEFAULTS = {
+    "checkoutSuccessPath": "/billing/success",
+    "checkoutCancelPath": "/billing/cancel",
+    "portalReturnPath": "/account",
+}
+
+
+class Table:
+    """Key and index names of the two tables."""
+
+    USER_ID = "userId"
+    CUSTOMER_ID = "stripeCustomerId"
+    CUSTOMER_INDEX = "stripeCustomerId-index"
+    EVENT_ID = "eventId"
+
+
 #: The metadata key that stamps every customer, Checkout Session and subscription with the stack
-#: that made it (`{environment}-{projectName}`): stacks may share one Stripe account, whose
-#: webhook endpoints and event list are account-wide.
+#: that made it: stacks may share one Stripe account, whose webhook endpoints and event list are
+#: account-wide.
 STACK_METADATA_KEY = "stack"
 #: The metadata key naming the user a Stripe object belongs to.
 USER_METADATA_KEY = "userId"
-
-#: Environment variable holding the stack identity (`{environment}-{projectName}`).
-STACK_ID_VARIABLE = "STACK_ID"
 
 #: Log `outcome` of a second entitled subscription for one customer (an alarm counts it).
 DUPLICATE_SUBSCRIPTION_OUTCOME = "duplicate_subscription"
 #: Log `outcome` of an event about another stack's objects or another customer.
 OTHER_STACK_OUTCOME = "other_stack"
+
+#: Catalog intervals as the document names them → Stripe's `recurring.interval`.
+INTERVALS = {"monthly": "month", "annual": "year"}
+
+
+@dataclass(frozen=True)
+class CatalogPrice:
+    """One recurring price of a plan."""
+
+    id: Any
+    """`price_...` (an Output of the provider's in the program)."""
+    amount: int
+    """In the currency's smallest unit."""
+    interval: str
+    """Stripe's `month` or `year`."""
+
+    def to_document(self) -> dict[str, Any]:
+        return {"id": self.id, "amount": self.amount, "interval": self.interval}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> CatalogPrice:
+        return cls(document["id"], int(document["amount"]), str(document["interval"]))
+
+
+@dataclass(frozen=True)
+class CatalogPlan:
+    """One plan as the pricing page, Checkout and the webhook see it."""
+
+    id: str
+    name: str
+    product_id: Any
+    prices: dict[str, CatalogPrice]
+    """`monthly` / `annual` → price."""
+    description: str | None = None
+    trial_days: int | None = None
+    features: tuple[str, ...] = ()
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "productId": self.product_id,
+            "trialDays": self.trial_days,
+            "features": list(self.features),
+            "prices": {interval: price.to_document() for interval, price in self.prices.items()},
+        }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> CatalogPlan:
+        trial = document.get("trialDays")
+        return cls(
+            id=str(document["id"]),
+            name=str(document.get("name") or document["id"]),
+            product_id=document.get("productId"),
+            prices={
+                interval: CatalogPrice.from_document(price)
+                for interval, price in (document.get("prices") or {}).items()
+                if isinstance(price, dict)
+            },
+            description=document.get("description"),
+            trial_days=trial if isinstance(trial, int) and trial > 0 else None,
+            features=tuple(str(feature) for feature in document.get("features") or []),
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The secret document's `stripe_catalog`: written by the program, read by the functions."""
+
+    currency: str
+    plans: tuple[CatalogPlan, ...] = field(default_factory=tuple)
+
+    def to_document(self) -> dict[str, Any]:
+        return {"currency": self.currency, "plans": [plan.to_document() for plan in self.plans]}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Catalog:
+        plans = document.get("plans")
+        return cls(
+            currency=str(document.get("currency") or ""),
+            plans=tuple(
+                CatalogPlan.from_document(plan)
+                for plan in (plans if isinstance(plans, list) else [])
+                if isinstance(plan, dict)
+            ),
+        )

@@ -20,11 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared import users
-from shared.contract import (
-    DUPLICATE_SUBSCRIPTION_OUTCOME,
-    STACK_ID_VARIABLE,
-    STACK_METADATA_KEY,
-)
+from shared.contract import DUPLICATE_SUBSCRIPTION_OUTCOME, STACK_METADATA_KEY, Env
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
 from shared.subscription_state import (
@@ -42,7 +38,7 @@ MAX_READS = 3
 
 def stack_id() -> str:
     """This stack's identity, `{environment}-{projectName}`, as stamped in Stripe metadata."""
-    return os.environ[STACK_ID_VARIABLE]
+    return os.environ[Env.STACK_ID]
 
 
 def stack_metadata(user_id: str) -> dict[str, str]:

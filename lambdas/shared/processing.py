@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import contract, customer_state, event_claims, users
+from shared.contract import STRIPE_API_VERSION
 from shared.log import bind, get_logger
 from shared.stripe_client import call_stripe
-from shared.stripe_version import STRIPE_API_VERSION
 from shared.subscription_state import MalformedObjectError, stripe_id, subscription_fields
 
 logger = get_logger("stripe_events")

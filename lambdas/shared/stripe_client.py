@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from shared import secrets
-from shared.stripe_version import STRIPE_API_VERSION
+from shared.contract import STRIPE_API_VERSION
 
 #: Seconds per HTTP attempt; with one retry the worst case stays under the 15 s function timeout.
 HTTP_TIMEOUT_SECONDS = 5

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.monitoring import webhook_log_metrics
+from billing.components.monitoring import webhook_log_metrics
 from tests.e2e.conftest import deployed_dev_stack
 from tests.support.billing_world import fake_webhook_secret
 from tests.support.metric_filter import matches

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from billing.settings import SettingsError
+from billing.config import SettingsError
 from tools.mock_engine import FRONTEND_ORIGIN, PROJECT, Recording, base_config, run_program
 
 PRODUCT = "stripe:index/product:Product"

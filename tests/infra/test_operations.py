@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from billing.settings import SettingsError
+from billing.config import SettingsError
 from tools.mock_engine import Recording, base_config, dev_config, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -84,7 +84,7 @@ def test_the_webhook_metrics_are_counted_from_its_own_log_group(dev: Recording) 
 def test_a_duplicate_subscription_alarms_from_every_function_that_decides_one(
     dev: Recording,
 ) -> None:
-    from billing.monitoring import duplicate_subscription_metric
+    from billing.components.monitoring import duplicate_subscription_metric
     from tests.support.metric_filter import matches
 
     groups = {f.inputs["loggingConfig"]["logGroup"] for f in dev.of_type(FUNCTION)}

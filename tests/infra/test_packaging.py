@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from billing import bytecode, packaging
-from billing.packaging import (
+from billing.build import bytecode, packaging
+from billing.build.packaging import (
     build_function_archive,
     build_layer_archive,
     content_hash,
@@ -103,7 +103,7 @@ def test_the_repository_checks_out_text_with_lf() -> None:
 
 def test_layer_holds_stripe_and_shared_code_under_python(layer_names: list[str]) -> None:
     assert "python/stripe/__init__.py" in layer_names
-    assert "python/shared/stripe_version.py" in layer_names
+    assert "python/shared/contract.py" in layer_names
     assert all(name.startswith("python/") for name in layer_names)
 
 

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 import stripe
 
-from billing.settings import DOCUMENT_KEYS
-from billing.stripe_version import STRIPE_API_VERSION
-from billing.stripe_webhook import WEBHOOK_EVENTS
+from billing.components.stripe_webhook import WEBHOOK_EVENTS
+from billing.contract import contract
 from tools.mock_engine import (
     FRONTEND_ORIGIN,
     PROJECT,
@@ -152,11 +151,11 @@ def test_runtime_key_and_app_secrets_are_copied_into_the_document() -> None:
 def test_the_empty_app_secrets_default_needs_no_secret() -> None:
     config = base_config("dev", **{f"{PROJECT}:appSecrets": {}})
     recording = run_program(config, secret_keys=("stripe:apiKey",))
-    assert set(document(recording)) == set(DOCUMENT_KEYS)
+    assert set(document(recording)) == set(contract.SecretKey.RESERVED)
 
 
 def test_plain_text_app_secrets_are_refused() -> None:
-    from billing.settings import SettingsError
+    from billing.config import SettingsError
 
     config = base_config("dev", **{f"{PROJECT}:appSecrets": {"gpt": "token"}})
     with pytest.raises(SettingsError, match="appSecrets must be a secret"):
@@ -299,7 +298,7 @@ def test_webhook_endpoint_points_at_the_api_with_its_events_and_pinned_version(
     assert dev.exports["webhookUrl"] == endpoint.inputs["url"]
     assert sorted(endpoint.inputs["enabledEvents"]) == sorted(WEBHOOK_EVENTS)
     assert len(set(endpoint.inputs["enabledEvents"])) == len(WEBHOOK_EVENTS)
-    assert endpoint.inputs["apiVersion"] == STRIPE_API_VERSION
+    assert endpoint.inputs["apiVersion"] == contract.STRIPE_API_VERSION
 
 
 def test_the_endpoint_subscribes_to_exactly_the_events_the_handlers_apply() -> None:
@@ -314,10 +313,10 @@ def test_one_payment_is_one_event_invoice_payment_succeeded_is_not_subscribed() 
 
 
 def test_pinned_api_version_is_the_stripe_library_version() -> None:
-    from shared.stripe_version import STRIPE_API_VERSION as LAMBDA_VERSION
+    from shared.contract import STRIPE_API_VERSION as LAMBDA_VERSION
 
-    assert LAMBDA_VERSION == STRIPE_API_VERSION
-    assert stripe._api_version._ApiVersion.CURRENT == STRIPE_API_VERSION
+    assert LAMBDA_VERSION == contract.STRIPE_API_VERSION
+    assert stripe._api_version._ApiVersion.CURRENT == contract.STRIPE_API_VERSION
 
 
 def test_prices_are_recurring_scoped_and_replaced_never_deleted(dev: Recording) -> None:
@@ -468,7 +467,7 @@ def test_bumping_the_secret_generation_replaces_the_endpoint(dev: Recording) -> 
 def test_settings_errors_name_the_key(
     overrides: dict[str, Any], secret_keys: tuple[str, ...] | None, message: str
 ) -> None:
-    from billing.settings import SettingsError
+    from billing.config import SettingsError
 
     config = base_config("dev")
     for key, value in overrides.items():
@@ -485,7 +484,7 @@ def test_settings_errors_name_the_key(
 
 
 def test_a_test_key_is_refused_on_production() -> None:
-    from billing.settings import SettingsError
+    from billing.config import SettingsError
 
     config = base_config("prod", **{"stripe:apiKey": fake_stripe_key("sk", "test")})
     with pytest.raises(SettingsError, match="must be a live key"):

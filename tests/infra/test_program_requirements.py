@@ -42,7 +42,18 @@ def third_party_imports() -> set[str]:
     local = {path.stem for path in PROGRAM_DIR.iterdir()} | {"billing"}
     modules = set()
     for source in PROGRAM_DIR.rglob("*.py"):
-        for node in ast.walk(ast.parse(source.read_text())):
+        tree = ast.parse(source.read_text())
+        # `if TYPE_CHECKING:` imports never run (the contract is loaded from its file).
+        type_only = {
+            id(child)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+            for statement in node.body
+            for child in ast.walk(statement)
+        }
+        for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
             if isinstance(node, ast.Import):
                 modules |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

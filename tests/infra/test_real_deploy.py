@@ -1,8 +1,8 @@
 """What a real `pulumi up` does that mocks would let slide: archiving, settling, ordering, names.
 
 Mocks accept any property, so each test here pins a behaviour to what the providers and AWS
-actually do (see the docstrings of `billing.stripe_archive`, `billing.names` and
-`billing.stripe_catalog`), and the archiving runs against the loopback Stripe fake.
+actually do (see the docstrings of `billing.components.stripe_archive`, `billing.config.names` and
+`billing.components.stripe_catalog`), and the archiving runs against the loopback Stripe fake.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from billing.names import LIMITS, StackNames
-from billing.settings import SettingsError
-from billing.stripe_archive import archive_price_hook, deactivate_portal_hook
-from billing.stripe_catalog import CANCELLATION_REASONS
+from billing.components.stripe_archive import archive_price_hook, deactivate_portal_hook
+from billing.components.stripe_catalog import CANCELLATION_REASONS
+from billing.config import SettingsError
+from billing.config.names import LIMITS, StackNames
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import (
     PROJECT,
@@ -248,7 +248,7 @@ def test_other_stacks_accept_the_placeholders() -> None:
 def test_code_is_uploaded_from_folders_hashed_by_content(dev: Recording) -> None:
     from pathlib import Path
 
-    from billing.packaging import build_function_archive, build_layer_archive
+    from billing.build.packaging import build_function_archive, build_layer_archive
 
     expected = {
         "shared-layer-version": build_layer_archive(),

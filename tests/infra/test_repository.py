@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from billing.settings import PROJECT_KEYS
+from billing.config import PROJECT_KEYS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEY_SHAPED = re.compile(
@@ -118,3 +118,22 @@ def test_no_file_cites_a_document_the_repository_lacks() -> None:
             assert any(c.exists() for c in candidates), (
                 f"{path.relative_to(REPO_ROOT)} cites {name}, which is not in the repository"
             )
+
+
+#: A function of the program longer than this is two ideas: split it (and ruff's C901 caps its
+#: complexity at 10).
+MAX_PROGRAM_FUNCTION_LINES = 60
+
+
+def test_the_programs_functions_stay_short() -> None:
+    import ast
+
+    long = [
+        f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name} ({size} lines)"
+        for path in (REPO_ROOT / "infra").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef)
+        and (size := (node.end_lineno or node.lineno) - node.lineno + 1)
+        > MAX_PROGRAM_FUNCTION_LINES
+    ]
+    assert long == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.packaging import build_function_archive, build_layer_archive
+from billing.build.packaging import build_function_archive, build_layer_archive
 from tests.support.billing_world import MONTHLY_PRICE, BillingWorld
 from tools.local.lambda_container import LambdaContainer, extract, runtime_packages
 

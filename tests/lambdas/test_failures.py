@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from billing.monitoring import webhook_log_metrics
+from billing.components.monitoring import webhook_log_metrics
 from shared import aws
 from shared.log import JsonFormatter
 from tests.support.billing_world import MONTHLY_PRICE, BillingWorld, body

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.stripe_version import STRIPE_API_VERSION
+from shared.contract import STRIPE_API_VERSION
 from tests.support.billing_world import (
     ANNUAL_PRICE,
     MONTHLY_PRICE,

@@ -7,13 +7,16 @@ import time
 
 import pytest
 
-from billing.routes import SUBSCRIPTION_ROUTES, WEBHOOK_ROUTES
+from billing.contract import contract
 from tests.support import openapi
 from tools.local import devjwt
 
 
 def test_every_declared_route_is_documented_with_its_auth_and_nothing_else() -> None:
-    declared = {route.key: route.requires_jwt for route in (*SUBSCRIPTION_ROUTES, *WEBHOOK_ROUTES)}
+    declared = {
+        route.key: route.requires_jwt
+        for route in (*contract.SUBSCRIPTION_ROUTES, *contract.WEBHOOK_ROUTES)
+    }
     spec = openapi.contract()
     documented = {
         f"{method.upper()} {path}": operation.get("security", spec["security"]) != []

@@ -28,8 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT / "infra") not in sys.path:
     sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
 
+from billing.config import SettingsError  # noqa: E402
+from billing.contract import contract  # noqa: E402
 from billing.paths import BUILD_DIR  # noqa: E402
-from billing.settings import REDIRECT_PATH_DEFAULTS, SettingsError  # noqa: E402
 from tools.local import devjwt, real_stripe  # noqa: E402
 
 JWT_KEY = BUILD_DIR / "local" / "jwt.key"
@@ -112,7 +113,7 @@ def serve(stack_name: str, port: int) -> int:
     project = config.get("saas-billing:frontendDomain", "")
     paths = {
         key: str(config.get(f"saas-billing:{key}") or default)
-        for key, default in REDIRECT_PATH_DEFAULTS.items()
+        for key, default in contract.REDIRECT_PATH_DEFAULTS.items()
     }
     # One try from the bind on: a Ctrl-C at any moment (held until the banner is out) stops
     # whatever has started, in reverse order, and never ends in a traceback.

@@ -1,7 +1,7 @@
 """Lambda archives whose identity is their content: the layer (pinned libraries + lambdas/shared)
 and each function.
 
-Each archive (its modules and their python3.12 bytecode, see `billing.bytecode`) is laid out as a
+Each archive (its modules and their python3.12 bytecode, see `billing.build.bytecode`) is laid out as a
 folder under build/ (what `pulumi.FileArchive` uploads) and as a
 reproducible zip beside it (for size checks, the benchmark and local runs). Both derive from one
 list of (name, bytes) entries, and the hash handed to Lambda's `source_code_hash` is the SHA-256
@@ -33,9 +33,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from billing.bytecode import compile_entries
+from billing.build.bytecode import compile_entries
 from billing.paths import BUILD_DIR, LAMBDAS_DIR
-from billing.staging import publish_tree
+from billing.build.staging import publish_tree
 
 #: The Lambda runtime the layer is built for. arm64 (Graviton) costs ~20% less per GB-second
 #: and every layer dependency has an arm64 wheel or is pure Python.

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from billing.contract import contract
+
 #: API Gateway gives up on an integration after this long; function timeouts stay below it.
 INTEGRATION_TIMEOUT_SECONDS = 30
 
@@ -112,17 +114,8 @@ class HttpApi(pulumi.ComponentResource):
         self.register_outputs({"apiEndpoint": self.api_endpoint})
 
 
-@dataclass(frozen=True)
-class Route:
-    """One route key and whether it requires the JWT authorizer."""
-
-    method: str
-    path: str
-    requires_jwt: bool
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
+#: One route key and whether it requires the JWT authorizer (`shared.contract.RouteKey`).
+Route = contract.RouteKey
 
 
 @dataclass(frozen=True)

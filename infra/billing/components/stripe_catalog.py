@@ -9,8 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_stripe as stripe
 
-from billing.plans import INTERVALS, Plan
-from billing.stripe_archive import archiving_hooks
+from billing.components.stripe_archive import archiving_hooks
+from billing.config.catalog import INTERVALS, Plan
+from billing.contract import contract
 
 #: Reasons the portal asks a cancelling customer for, in the order Stripe returns them. Stripe
 #: always returns `cancellation_reason` (disabled with no options when unset), and the provider
@@ -67,24 +68,22 @@ class PlanResources:
     price_ids: dict[str, pulumi.Output[str]]
     """Interval (`monthly`, `annual`) → price id."""
 
-    def document(self) -> dict[str, Any]:
+    def catalog_plan(self) -> contract.CatalogPlan:
         """The plan as the secret document's `stripe_catalog` holds it (ids are outputs)."""
-        return {
-            "id": self.plan.id,
-            "name": self.plan.name,
-            "description": self.plan.description,
-            "productId": self.product_id,
-            "trialDays": self.plan.trial_days,
-            "features": list(self.plan.features),
-            "prices": {
-                interval: {
-                    "id": price_id,
-                    "amount": self.plan.prices[interval],
-                    "interval": INTERVALS[interval],
-                }
+        return contract.CatalogPlan(
+            id=self.plan.id,
+            name=self.plan.name,
+            description=self.plan.description,
+            product_id=self.product_id,
+            trial_days=self.plan.trial_days,
+            features=tuple(self.plan.features),
+            prices={
+                interval: contract.CatalogPrice(
+                    price_id, self.plan.prices[interval], INTERVALS[interval]
+                )
                 for interval, price_id in self.price_ids.items()
             },
-        }
+        )
 
 
 class StripeCatalog(pulumi.ComponentResource):
@@ -93,10 +92,10 @@ class StripeCatalog(pulumi.ComponentResource):
     A Stripe price's amount is immutable: changing one replaces the price. The replacement is
     created first with `transfer_lookup_key`, so it takes the lookup key over atomically, then
     a `before_delete` hook archives the old price (the provider only forgets it; see
-    `billing.stripe_archive`). The portal configuration is deactivated the same way when it is
-    replaced or destroyed. Products are retained on delete, since Stripe refuses to delete a
-    product that has prices, so `pulumi destroy` succeeds and leaves the products and their
-    archived prices in the account's history.
+    `billing.components.stripe_archive`). The portal configuration is deactivated the same way
+    when it is replaced or destroyed. Products are retained on delete, since Stripe refuses to
+    delete a product that has prices, so `pulumi destroy` succeeds and leaves the products and
+    their archived prices in the account's history.
 
     Logical names are per plan (`{name}-{plan id}-product`, `{name}-{plan id}-{interval}-price`),
     so adding, renaming or removing a plan touches only that plan's resources. The legacy plan
@@ -129,11 +128,11 @@ class StripeCatalog(pulumi.ComponentResource):
         return next((p.price_ids[interval] for p in self.plans if interval in p.price_ids), None)
 
     def document(self) -> dict[str, Any]:
-        """The secret document's `stripe_catalog` value."""
-        return {
-            "currency": self._args.currency,
-            "plans": [plan.document() for plan in self.plans],
-        }
+        """The secret document's `stripe_catalog` value (`shared.contract.Catalog`)."""
+        catalog = contract.Catalog(
+            self._args.currency, tuple(plan.catalog_plan() for plan in self.plans)
+        )
+        return catalog.to_document()
 
     def _plan(self, plan: Plan) -> PlanResources:
         args, stack = self._args, self._args.lookup_key_prefix

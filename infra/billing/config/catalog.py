@@ -16,8 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi
+
+from billing.config import readers
+from billing.config.currencies import STRIPE_CURRENCIES
+from billing.config.errors import SettingsError
+from billing.contract import contract
+
 #: Each interval a plan may offer, and Stripe's name for it.
-INTERVALS: dict[str, str] = {"monthly": "month", "annual": "year"}
+INTERVALS: dict[str, str] = dict(contract.INTERVALS)
 PLAN_ID = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 MAX_TRIAL_DAYS = 730  # Stripe's limit for `subscription_data.trial_period_days`
 #: A portal configuration's `features.subscription_update.products` takes at most 10 products.
@@ -162,3 +169,79 @@ def _features(where: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(f, str) and f.strip() for f in raw):
         raise PlanError(f"{where}.features must be a list of non-empty strings")
     return tuple(raw)
+
+
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+#: The keys of a single-plan stack, with Pulumi.yaml's defaults.
+_LEGACY_PLAN_DEFAULTS = {"productName": "Premium", "monthlyAmount": "999", "annualAmount": "9990"}
+
+
+def parse_catalog(config: pulumi.Config) -> CatalogSettings:
+    """The plans, their currency and the Checkout options, refused where Stripe would refuse."""
+    automatic_tax = readers.boolean(config, "automaticTax", default=False)
+    return CatalogSettings(
+        plans=_plans(config),
+        currency=_currency(config),
+        allow_promotion_codes=readers.boolean(config, "allowPromotionCodes", default=False),
+        automatic_tax=automatic_tax,
+        tax_behavior=_tax_behavior(config, automatic_tax),
+    )
+
+
+def _currency(config: pulumi.Config) -> str:
+    full_key = config.full_key("currency")
+    currency = (readers.string(config, "currency") or "usd").lower()
+    if not _CURRENCY.match(currency):
+        raise SettingsError(f"{full_key} must be a 3-letter ISO code such as usd")
+    if currency not in STRIPE_CURRENCIES:
+        raise SettingsError(
+            f"{full_key} {currency} is not a currency Stripe charges in "
+            "(see docs.stripe.com/currencies): set one such as usd or eur"
+        )
+    return currency
+
+
+def _tax_behavior(config: pulumi.Config, automatic_tax: bool) -> str | None:
+    """Whether prices include tax; Stripe Tax cannot compute tax on a price without one (unless
+    the account has a default), so automaticTax requires it."""
+    behavior = readers.string(config, "taxBehavior")
+    if behavior is not None and behavior not in ("exclusive", "inclusive"):
+        raise SettingsError(f"{config.full_key('taxBehavior')} must be exclusive or inclusive")
+    if automatic_tax and behavior is None:
+        raise SettingsError(
+            f"{config.full_key('taxBehavior')} is required when "
+            f"{config.full_key('automaticTax')} is true: pulumi config set "
+            f"{config.full_key('taxBehavior')} exclusive (tax added on top) or inclusive"
+        )
+    return behavior
+
+
+def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
+    """`plans` when set, else the one plan the older keys describe (never both).
+
+    The CLI hands the program Pulumi.yaml's defaults as if they were set, so an older key
+    counts as set beside `plans` only when it differs from its default.
+    """
+    raw = readers.structured(config, "plans")
+    if raw is None or raw == []:
+        return (
+            legacy_plan(
+                readers.string(config, "productName") or _LEGACY_PLAN_DEFAULTS["productName"],
+                readers.positive_integer(config, "monthlyAmount", default=999),
+                readers.positive_integer(config, "annualAmount", default=9990),
+            ),
+        )
+    stale = [
+        key
+        for key, default in _LEGACY_PLAN_DEFAULTS.items()
+        if config.get(key) not in (None, default)
+    ]
+    if stale:
+        raise SettingsError(
+            f"{config.full_key('plans')} replaces {', '.join(config.full_key(k) for k in stale)}: "
+            "describe that plan in plans and remove the older keys"
+        )
+    try:
+        return parse_plans(config.full_key("plans"), raw)
+    except PlanError as error:
+        raise SettingsError(str(error)) from None

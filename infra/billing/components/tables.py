@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from billing.contract import contract
+
 #: The users table's index from `stripeCustomerId` to `userId` (keys only: the webhook needs
 #: just the user id, then writes by key).
-CUSTOMER_INDEX_NAME = "stripeCustomerId-index"
+CUSTOMER_INDEX_NAME = contract.Table.CUSTOMER_INDEX
 #: The TTL attribute of the processed-events table (epoch seconds). The webhook sets it 4 days
 #: ahead (lambdas/shared/users.py), beyond Stripe's 3-day retry window.
 EVENT_EXPIRY_ATTRIBUTE = "expiresAt"

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_stripe as stripe
 
-from billing.contract import WEBHOOK_EVENTS
+from billing.contract import contract
+
+WEBHOOK_EVENTS = contract.WEBHOOK_EVENTS
 
 
 @dataclass(frozen=True)

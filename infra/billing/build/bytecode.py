@@ -29,7 +29,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from billing.staging import publish_tree
+from billing.build.staging import publish_tree
 
 RUNTIME_VERSION = (3, 12)
 _VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"

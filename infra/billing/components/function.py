@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from billing.iam import assume_role_policy
-from billing.names import FunctionNames
-from billing.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, BuiltArchive
+from billing.build.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, BuiltArchive
+from billing.components.iam import assume_role_policy
+from billing.config.names import FunctionNames
+from billing.contract import contract
 
 
 @dataclass(frozen=True)
@@ -74,28 +75,7 @@ class BillingFunction(pulumi.ComponentResource):
         super().__init__("billing:index:BillingFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=args.names.log_group,
-            retention_in_days=args.log_retention_days,
-            tags=dict(args.tags),
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=args.names.role,
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            tags=dict(args.tags),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.json_dumps(
-                {"Version": "2012-10-17", "Statement": self._statements(args, log_group.arn)}
-            ),
-            opts=child,
-        )
+        log_group, role, policy = self._logs_and_role(name, args, child)
         function = aws.lambda_.Function(
             f"{name}-function",
             name=args.names.function,
@@ -109,7 +89,7 @@ class BillingFunction(pulumi.ComponentResource):
             timeout=args.timeout_seconds,
             memory_size=args.memory_mb,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={"SECRET_ARN": args.secret_arn, **args.environment}
+                variables={contract.Env.SECRET_ARN: args.secret_arn, **args.environment}
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 # Lambda's own START/END/REPORT lines as JSON, like ours (shared/log.py).
@@ -136,18 +116,49 @@ class BillingFunction(pulumi.ComponentResource):
         self.log_group_name = log_group.name
         self.alias_name = None
         if args.snap_start:
-            alias = aws.lambda_.Alias(
-                f"{name}-live",
-                name=LIVE_ALIAS,
-                function_name=function.name,
-                function_version=function.version,
-                description="The newest published version, restored from its SnapStart snapshot",
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            alias = self._live_alias(name, function)
             self.invoke_arn = alias.invoke_arn
             # The alias resource's own name: a permission that names it follows the alias.
             self.alias_name = alias.name
         self.register_outputs({"arn": self.arn, "name": self.name})
+
+    def _logs_and_role(
+        self, name: str, args: BillingFunctionArgs, child: pulumi.ResourceOptions
+    ) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy]:
+        """The log group, and the role with its policy naming that log group and nothing wider."""
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=args.names.log_group,
+            retention_in_days=args.log_retention_days,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.names.role,
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {"Version": "2012-10-17", "Statement": self._statements(args, log_group.arn)}
+            ),
+            opts=child,
+        )
+        return log_group, role, policy
+
+    def _live_alias(self, name: str, function: aws.lambda_.Function) -> aws.lambda_.Alias:
+        return aws.lambda_.Alias(
+            f"{name}-live",
+            name=LIVE_ALIAS,
+            function_name=function.name,
+            function_version=function.version,
+            description="The newest published version, restored from its SnapStart snapshot",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     @staticmethod
     def _statements(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from billing.iam import assume_role_policy
+from billing.components.iam import assume_role_policy
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from billing.contract import DUPLICATE_SUBSCRIPTION_OUTCOME
-from billing.routes import WEBHOOK_PATH
+from billing.contract import contract
 
 FIVE_MINUTES = 300
 
@@ -81,7 +80,7 @@ class MonitoringArgs:
     tags: Mapping[str, str]
 
 
-WEBHOOK_ROUTE = f"POST {WEBHOOK_PATH}"
+WEBHOOK_ROUTE = contract.WEBHOOK_ROUTES[0].key
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def webhook_log_metrics() -> list[LogMetric]:
 def duplicate_subscription_metric() -> LogMetric:
     """A second entitled subscription for one customer (`shared.customer_state`)."""
     return LogMetric(
-        "DuplicateSubscriptions", f'{{ $.outcome = "{DUPLICATE_SUBSCRIPTION_OUTCOME}" }}'
+        "DuplicateSubscriptions", f'{{ $.outcome = "{contract.DUPLICATE_SUBSCRIPTION_OUTCOME}" }}'
     )
 
 
@@ -175,6 +174,21 @@ class Monitoring(pulumi.ComponentResource):
                 endpoint=args.alarm_email,
                 opts=child,
             )
+        self._log_metric_filters(name, args, child)
+        for spec in alarm_specs(args):
+            self._alarm(name, args, spec, topic.arn, child)
+        aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{args.prefix}-billing",
+            dashboard_body=pulumi.Output.json_dumps(_dashboard(args)),
+            opts=child,
+        )
+        self.topic_arn = topic.arn
+        self.register_outputs({"topicArn": self.topic_arn})
+
+    @staticmethod
+    def _log_metric_filters(name: str, args: MonitoringArgs, child: pulumi.ResourceOptions) -> None:
+        """The webhook's answers, and duplicate subscriptions wherever one can be decided."""
         for log_metric in webhook_log_metrics():
             aws.cloudwatch.LogMetricFilter(
                 f"{name}-webhook-{log_metric.metric}",
@@ -204,43 +218,38 @@ class Monitoring(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        for spec in alarm_specs(args):
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-{spec.name.removeprefix(args.prefix + '-')}",
-                name=spec.name,
-                alarm_description=spec.description,
-                namespace=spec.namespace,
-                metric_name=spec.metric,
-                dimensions=dict(spec.dimensions) or None,
-                statistic="Sum",
-                period=spec.period,
-                evaluation_periods=spec.evaluation_periods,
-                datapoints_to_alarm=spec.datapoints_to_alarm,
-                threshold=spec.threshold,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
-                tags=dict(args.tags),
-                opts=child,
-            )
-        aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=f"{args.prefix}-billing",
-            dashboard_body=pulumi.Output.json_dumps(_dashboard(args)),
+
+    @staticmethod
+    def _alarm(
+        name: str,
+        args: MonitoringArgs,
+        spec: AlarmSpec,
+        topic_arn: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.name.removeprefix(args.prefix + '-')}",
+            name=spec.name,
+            alarm_description=spec.description,
+            namespace=spec.namespace,
+            metric_name=spec.metric,
+            dimensions=dict(spec.dimensions) or None,
+            statistic="Sum",
+            period=spec.period,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            threshold=spec.threshold,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+            tags=dict(args.tags),
             opts=child,
         )
-        self.topic_arn = topic.arn
-        self.register_outputs({"topicArn": self.topic_arn})
 
 
 def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
     """Requests, errors, latency and throttles per route and function, and webhook outcomes."""
-    from billing.routes import SUBSCRIPTION_ROUTES, WEBHOOK_ROUTES
-
-    api = ["ApiId", args.api_id, "Stage", "$default"]
-    routes = [route.key for route in (*SUBSCRIPTION_ROUTES, *WEBHOOK_ROUTES)]
-    functions = [*args.api_functions, args.reconcile_function]
 
     def widget(title: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:
         return {
@@ -257,6 +266,28 @@ def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
             },
         }
 
+    per_route, errors, latency = _route_metrics(args)
+    lambdas, durations = _function_metrics(args)
+    webhook_answers = [
+        [webhook_metrics_namespace(args.prefix), metric.metric] for metric in webhook_log_metrics()
+    ]
+    return {
+        "widgets": [
+            widget("Requests per route", per_route),
+            widget("4xx and 5xx per route", errors),
+            widget("Latency per route (ms)", latency, "p90"),
+            widget("Webhook answers refused (4xx) and failed (5xx)", webhook_answers),
+            widget("Lambda invocations, errors, throttles", lambdas),
+            widget("Lambda duration (ms)", durations, "p90"),
+            _outcomes_widget(args),
+        ]
+    }
+
+
+def _route_metrics(args: MonitoringArgs) -> tuple[list[list[Any]], ...]:
+    """API Gateway's requests, 4xx/5xx and latency percentiles for each declared route."""
+    api = ["ApiId", args.api_id, "Stage", "$default"]
+    routes = [route.key for route in (*contract.SUBSCRIPTION_ROUTES, *contract.WEBHOOK_ROUTES)]
     per_route = [["AWS/ApiGateway", "Count", *api, "Route", route] for route in routes]
     errors = [
         ["AWS/ApiGateway", status, *api, "Route", route]
@@ -268,9 +299,12 @@ def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
         for route in routes
         for stat in ("p50", "p90", "p99")
     ]
-    webhook_answers = [
-        [webhook_metrics_namespace(args.prefix), metric.metric] for metric in webhook_log_metrics()
-    ]
+    return per_route, errors, latency
+
+
+def _function_metrics(args: MonitoringArgs) -> tuple[list[list[Any]], ...]:
+    """Each function's invocations, errors, throttles and duration percentiles."""
+    functions = [*args.api_functions, args.reconcile_function]
     lambdas = [
         ["AWS/Lambda", metric, "FunctionName", function]
         for function in functions
@@ -281,7 +315,11 @@ def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
         for function in functions
         for stat in ("p50", "p90", "p99")
     ]
-    outcomes = {
+    return lambdas, durations
+
+
+def _outcomes_widget(args: MonitoringArgs) -> dict[str, Any]:
+    return {
         "type": "log",
         "width": 24,
         "height": 6,
@@ -294,15 +332,4 @@ def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
                 "| filter ispresent(outcome) | stats count(*) by eventType, outcome"
             ),
         },
-    }
-    return {
-        "widgets": [
-            widget("Requests per route", per_route),
-            widget("4xx and 5xx per route", errors),
-            widget("Latency per route (ms)", latency, "p90"),
-            widget("Webhook answers refused (4xx) and failed (5xx)", webhook_answers),
-            widget("Lambda invocations, errors, throttles", lambdas),
-            widget("Lambda duration (ms)", durations, "p90"),
-            outcomes,
-        ]
     }

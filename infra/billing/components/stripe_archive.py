@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
-from billing.stripe_version import STRIPE_API_VERSION
+from billing.contract import contract
+
+STRIPE_API_VERSION = contract.STRIPE_API_VERSION
 
 if TYPE_CHECKING:
     import stripe

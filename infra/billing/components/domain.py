@@ -40,35 +40,7 @@ class CustomDomain(pulumi.ComponentResource):
     ) -> None:
         super().__init__("billing:index:CustomDomain", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        certificate_arn: pulumi.Input[str]
-        if args.certificate_arn:
-            certificate_arn = args.certificate_arn
-        else:
-            assert args.hosted_zone_id, "settings require a zone when no certificate is given"
-            certificate = aws.acm.Certificate(
-                f"{name}-certificate",
-                domain_name=args.domain_name,
-                validation_method="DNS",
-                tags=dict(args.tags),
-                opts=child,
-            )
-            option = certificate.domain_validation_options[0]
-            record = aws.route53.Record(
-                f"{name}-certificate-validation",
-                zone_id=args.hosted_zone_id,
-                name=option.resource_record_name,
-                type=option.resource_record_type,
-                records=[option.resource_record_value],
-                ttl=300,
-                allow_overwrite=True,
-                opts=child,
-            )
-            certificate_arn = aws.acm.CertificateValidation(
-                f"{name}-certificate-ready",
-                certificate_arn=certificate.arn,
-                validation_record_fqdns=[record.fqdn],
-                opts=child,
-            ).certificate_arn
+        certificate_arn = args.certificate_arn or self._validated_certificate(name, args, child)
         domain = aws.apigatewayv2.DomainName(
             f"{name}-domain",
             domain_name=args.domain_name,
@@ -90,24 +62,66 @@ class CustomDomain(pulumi.ComponentResource):
             stage=args.stage,
             opts=child,
         )
-        configuration = domain.domain_name_configuration
         ready: list[pulumi.Output[str]] = [mapping.id]
         if args.hosted_zone_id:
-            for record_type in ("A", "AAAA"):
-                alias = aws.route53.Record(
-                    f"{name}-alias-{record_type.lower()}",
-                    zone_id=args.hosted_zone_id,
-                    name=args.domain_name,
-                    type=record_type,
-                    aliases=[
-                        aws.route53.RecordAliasArgs(
-                            name=configuration.target_domain_name,
-                            zone_id=configuration.hosted_zone_id,
-                            evaluate_target_health=False,
-                        )
-                    ],
-                    opts=child,
-                )
-                ready.append(alias.fqdn)
+            ready += self._alias_records(name, args, domain, child)
         self.url = pulumi.Output.all(*ready).apply(lambda _: f"https://{args.domain_name}")
         self.register_outputs({"url": self.url})
+
+    def _validated_certificate(
+        self, name: str, args: CustomDomainArgs, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """An ACM certificate for the name, validated by DNS in the zone; its ARN once valid."""
+        assert args.hosted_zone_id, "settings require a zone when no certificate is given"
+        certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=args.domain_name,
+            validation_method="DNS",
+            tags=dict(args.tags),
+            opts=child,
+        )
+        option = certificate.domain_validation_options[0]
+        record = aws.route53.Record(
+            f"{name}-certificate-validation",
+            zone_id=args.hosted_zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=300,
+            allow_overwrite=True,
+            opts=child,
+        )
+        return aws.acm.CertificateValidation(
+            f"{name}-certificate-ready",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[record.fqdn],
+            opts=child,
+        ).certificate_arn
+
+    @staticmethod
+    def _alias_records(
+        name: str,
+        args: CustomDomainArgs,
+        domain: aws.apigatewayv2.DomainName,
+        child: pulumi.ResourceOptions,
+    ) -> list[pulumi.Output[str]]:
+        """A and AAAA aliases of the name to the API's regional domain; their FQDNs."""
+        configuration = domain.domain_name_configuration
+        fqdns = []
+        for record_type in ("A", "AAAA"):
+            alias = aws.route53.Record(
+                f"{name}-alias-{record_type.lower()}",
+                zone_id=args.hosted_zone_id,
+                name=args.domain_name,
+                type=record_type,
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=configuration.target_domain_name,
+                        zone_id=configuration.hosted_zone_id,
+                        evaluate_target_health=False,
+                    )
+                ],
+                opts=child,
+            )
+            fqdns.append(alias.fqdn)
+        return fqdns

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from billing.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, BuiltArchive
+from billing.build.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, BuiltArchive
 
 
 @dataclass(frozen=True)
