@@ -15,13 +15,13 @@ failed and re-raises, so the run counts as failed (and alarms) and the next one 
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared import aws
+from shared.config import runtime_config
 from shared.log import get_logger
 from shared.processing import HANDLED_EVENT_TYPES, process_event
 from shared.stripe_client import call_stripe
@@ -57,7 +57,7 @@ class RunResult:
 
 
 def _table() -> str:
-    return os.environ["EVENTS_TABLE"]
+    return runtime_config().events_table
 
 
 def load_progress(now: int) -> Progress:

@@ -1,19 +1,22 @@
 """The stack's catalog, read from the secret document's `stripe_catalog` (no call to Stripe).
 
-The program writes it on every `pulumi up`: `{"currency", "plans": [{"id", "name",
-"description", "productId", "trialDays", "features", "prices": {"monthly": {"id", "amount",
-"interval"}, "annual": {...}}}]}`. Handlers use it to accept only this stack's prices, to find
-the plan behind a subscription's price, and to answer the pricing page.
+The program writes it on every `pulumi up` through `shared.contract.Catalog.to_document`; here
+it is read back through `Catalog.from_document` into frozen structures, parsed once per
+version of the secret document. Handlers use it to accept only this stack's prices, to find the
+plan behind a subscription's price, and to answer the pricing page.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from shared import secrets
+from shared.contract import Catalog, SecretKey
 
-DOCUMENT_KEY = "stripe_catalog"
+_lock = threading.Lock()
+_parsed: tuple[dict[str, Any], Catalog] | None = None
 
 
 @dataclass(frozen=True)
@@ -29,35 +32,34 @@ class PriceInCatalog:
 
 def document() -> dict[str, Any]:
     """The catalog as the secret document holds it."""
-    return secrets.require_object(DOCUMENT_KEY)
+    return secrets.require_object(SecretKey.STRIPE_CATALOG)
 
 
-def plans() -> list[dict[str, Any]]:
-    found = document().get("plans")
-    return [plan for plan in found if isinstance(plan, dict)] if isinstance(found, list) else []
+def catalog() -> Catalog:
+    """The catalog, parsed once per version of the secret document."""
+    global _parsed
+    raw = document()
+    with _lock:
+        if _parsed is None or _parsed[0] is not raw:
+            _parsed = (raw, Catalog.from_document(raw))
+        return _parsed[1]
 
 
 def find_price(price_id: str) -> PriceInCatalog | None:
     """The plan and interval of `price_id`, or None for a price this stack does not sell."""
-    for plan in plans():
-        for interval, price in (plan.get("prices") or {}).items():
-            if isinstance(price, dict) and price.get("id") == price_id:
-                trial = plan.get("trialDays")
-                return PriceInCatalog(
-                    plan_id=str(plan.get("id")),
-                    interval=interval,
-                    trial_days=trial if isinstance(trial, int) and trial > 0 else None,
-                    features=tuple(str(f) for f in plan.get("features") or []),
-                )
+    for plan in catalog().plans:
+        for interval, price in plan.prices.items():
+            if price.id == price_id:
+                return PriceInCatalog(plan.id, interval, plan.trial_days, plan.features)
     return None
 
 
 def public_prices() -> dict[str, Any]:
     """`GET /subscription/prices`: the first plan's ids (as before plans), currency, plans."""
-    catalog = document()
+    current = catalog()
     return {
-        "monthly": secrets.get_secret("stripe_monthly_price_id"),
-        "annual": secrets.get_secret("stripe_annual_price_id"),
-        "currency": catalog.get("currency"),
-        "plans": plans(),
+        "monthly": secrets.get_secret(SecretKey.STRIPE_MONTHLY_PRICE_ID),
+        "annual": secrets.get_secret(SecretKey.STRIPE_ANNUAL_PRICE_ID),
+        "currency": current.currency,
+        "plans": [plan.to_document() for plan in current.plans],
     }

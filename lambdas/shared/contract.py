@@ -37,6 +37,8 @@ class Env:
     LOG_LEVEL = "LOG_LEVEL"
     STRIPE_API_BASE = "STRIPE_API_BASE"
     """scheme://host:port of a local Stripe emulator; unset in AWS."""
+    LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+    """Set by Lambda itself (`snap-start` while it initialises a SnapStart snapshot)."""
 
 
 class SecretKey:

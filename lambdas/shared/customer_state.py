@@ -14,13 +14,13 @@ counts: an operator refunds one; nothing here cancels or refunds money on its ow
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from shared import users
-from shared.contract import DUPLICATE_SUBSCRIPTION_OUTCOME, STACK_METADATA_KEY, Env
+from shared.config import runtime_config
+from shared.contract import DUPLICATE_SUBSCRIPTION_OUTCOME, STACK_METADATA_KEY
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
 from shared.subscription_state import (
@@ -38,7 +38,7 @@ MAX_READS = 3
 
 def stack_id() -> str:
     """This stack's identity, `{environment}-{projectName}`, as stamped in Stripe metadata."""
-    return os.environ[Env.STACK_ID]
+    return runtime_config().stack_id
 
 
 def stack_metadata(user_id: str) -> dict[str, str]:

@@ -10,13 +10,13 @@ Stripe delivers it again later.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from shared import aws
+from shared.config import runtime_config
 from shared.users import EVENT_RETENTION_SECONDS, EventSeen, event_seen
 
 #: Longer than any function's timeout (15 s for the webhook), so a live claim never expires.
@@ -30,7 +30,7 @@ class EventInFlightError(RuntimeError):
 
 
 def _table() -> str:
-    return os.environ["EVENTS_TABLE"]
+    return runtime_config().events_table
 
 
 def claim(

@@ -24,12 +24,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from shared.config import runtime_config
 
 #: Libraries that log request and response bodies at DEBUG: never below WARNING.
 _PAYLOAD_LOGGERS = ("botocore", "boto3", "urllib3", "stripe")
@@ -82,7 +83,7 @@ def _configure() -> None:
         root.addHandler(logging.StreamHandler(sys.stderr))
     for handler in root.handlers:
         handler.setFormatter(JsonFormatter())
-    logging.getLogger("billing").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    logging.getLogger("billing").setLevel(runtime_config().log_level)
     for library in _PAYLOAD_LOGGERS:
         logging.getLogger(library).setLevel(logging.WARNING)
     _configured = True

@@ -15,13 +15,13 @@ neither a lock nor a rate-limited forced refresh, which this module needs anyway
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from shared import aws
+from shared.config import runtime_config
 
 DEFAULT_TTL_SECONDS = 300.0
 #: Forced refreshes closer together than this are refused (the cached document is kept).
@@ -120,17 +120,14 @@ def _default_cache() -> SecretsCache:
     if _cache is None:
         with _cache_lock:
             if _cache is None:
-                secret_arn = os.environ.get("SECRET_ARN")
+                config = runtime_config()
+                secret_arn = config.secret_arn
                 if not secret_arn:
                     raise SecretsError("SECRET_ARN is not set")
-                ttl = float(os.environ.get("SECRETS_CACHE_TTL_SECONDS", DEFAULT_TTL_SECONDS))
-                _cache = SecretsCache(lambda: fetch_secret_document(secret_arn), ttl)
+                _cache = SecretsCache(
+                    lambda: fetch_secret_document(secret_arn), config.secrets_cache_ttl_seconds
+                )
     return _cache
-
-
-def get_secrets() -> dict[str, Any]:
-    """The whole secret document (a copy: callers cannot change the cache)."""
-    return dict(_default_cache().get())
 
 
 def get_secret(key: str) -> str | None:
@@ -153,19 +150,6 @@ def require_object(key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SecretsError(f"the billing secret has no {key!r} object")
     return value
-
-
-def get_stripe_keys() -> dict[str, str]:
-    """The Stripe secret and publishable keys."""
-    return {
-        "secret_key": require_secret("stripe_secret_key"),
-        "publishable_key": require_secret("stripe_publishable_key"),
-    }
-
-
-def refresh_secrets() -> dict[str, Any]:
-    """Re-read the secret now (unthrottled: for operators and tests, not request paths)."""
-    return _default_cache().refresh()
 
 
 def refresh_secrets_if_allowed() -> bool:

@@ -15,17 +15,17 @@ runtimes; elsewhere the hook is simply not registered.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from shared import aws, secrets, stripe_client
+from shared.config import runtime_config
 
 SNAPSTART_INIT = "snap-start"
 
 
 def snapshot_init() -> bool:
     """True while Lambda initialises a function version for a SnapStart snapshot."""
-    return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == SNAPSTART_INIT
+    return runtime_config().initialization_type == SNAPSTART_INIT
 
 
 def after_restore() -> None:

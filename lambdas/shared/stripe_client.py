@@ -11,12 +11,12 @@ cache TTL and without a redeploy.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from shared import secrets
+from shared.config import runtime_config
 from shared.contract import STRIPE_API_VERSION
 
 #: Seconds per HTTP attempt; with one retry the worst case stays under the 15 s function timeout.
@@ -36,7 +36,7 @@ def build_client(api_key: str) -> stripe.StripeClient:
     """A client for `api_key`, pointed at STRIPE_API_BASE (scheme://host:port) when set."""
     import stripe
 
-    base = os.environ.get("STRIPE_API_BASE")
+    base = runtime_config().stripe_api_base
     return stripe.StripeClient(
         api_key,
         stripe_version=STRIPE_API_VERSION,

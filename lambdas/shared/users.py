@@ -10,7 +10,6 @@ Stripe from overwriting a newer one.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared import aws
+from shared.config import runtime_config
 
 #: Stripe statuses that count as subscribed. past_due keeps access while Stripe retries the
 #: payment (its dunning moves the subscription to `canceled` or `unpaid` if every retry fails,
@@ -55,7 +55,7 @@ class EventOutcome(StrEnum):
 
 
 def users_table() -> str:
-    return os.environ["USERS_TABLE"]
+    return runtime_config().users_table
 
 
 def _serialize(value: Any) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def find_user_id_by_customer(customer_id: str) -> str | None:
         aws.client("dynamodb")
         .query(
             TableName=users_table(),
-            IndexName=os.environ.get("USERS_CUSTOMER_INDEX", "stripeCustomerId-index"),
+            IndexName=runtime_config().customer_index,
             KeyConditionExpression="stripeCustomerId = :customer",
             ExpressionAttributeValues={":customer": {"S": customer_id}},
             Limit=1,
@@ -236,7 +236,7 @@ def precheck_event(user_id: str, event_id: str) -> tuple[EventSeen | None, Store
     Runs before any Stripe call, so a replayed, stale or foreign event costs no Stripe request.
     The write stays the authority: it re-checks everything atomically.
     """
-    events_table = os.environ["EVENTS_TABLE"]
+    events_table = runtime_config().events_table
     found = (
         aws.client("dynamodb")
         .batch_get_item(
@@ -325,7 +325,7 @@ def _event_put(user_id: str, event: EventMark) -> dict[str, Any]:
         condition += " OR claimedBy = :token"
         values[":token"] = {"S": event.claim_token}
     put: dict[str, Any] = {
-        "TableName": os.environ["EVENTS_TABLE"],
+        "TableName": runtime_config().events_table,
         "Item": {
             "eventId": {"S": event.event_id},
             "type": {"S": event.event_type},

@@ -12,10 +12,10 @@ customer, session and subscription made here carries the stack's identity in its
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from shared import catalog, customer_state, secrets, users
+from shared.config import runtime_config
 from shared.http import Caller, HttpError
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
@@ -28,17 +28,9 @@ if TYPE_CHECKING:
 logger = get_logger("subscription")
 
 
-def _frontend() -> str:
-    return os.environ["FRONTEND_DOMAIN"].rstrip("/")
-
-
-def _redirect(variable: str, default: str) -> str:
-    """A URL on the frontend, at the path the stack configured (checkoutSuccessPath, ...)."""
-    return _frontend() + os.environ.get(variable, default)
-
-
-def _enabled(variable: str) -> bool:
-    return os.environ.get(variable, "false").lower() == "true"
+def _redirect(path: str) -> str:
+    """A URL on the frontend, at a path the stack configured (checkoutSuccessPath, ...)."""
+    return runtime_config().frontend_domain + path
 
 
 def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +58,7 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         had_subscription = bool(statuses)
     else:
         customer_id = _create_customer(caller)
+    config = runtime_config()
     metadata = customer_state.stack_metadata(caller.user_id)
     params: SessionCreateParams = {
         "mode": "subscription",
@@ -74,15 +67,15 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         "client_reference_id": caller.user_id,
         "metadata": dict(metadata),
         "subscription_data": {"metadata": dict(metadata)},
-        "success_url": _redirect("CHECKOUT_SUCCESS_PATH", "/billing/success")
+        "success_url": _redirect(config.checkout_success_path)
         + "?session_id={CHECKOUT_SESSION_ID}",
-        "cancel_url": _redirect("CHECKOUT_CANCEL_PATH", "/billing/cancel"),
+        "cancel_url": _redirect(config.checkout_cancel_path),
     }
     if price.trial_days and not had_subscription:
         params["subscription_data"]["trial_period_days"] = price.trial_days
-    if _enabled("ALLOW_PROMOTION_CODES"):
+    if config.allow_promotion_codes:
         params["allow_promotion_codes"] = True
-    if _enabled("AUTOMATIC_TAX"):
+    if config.automatic_tax:
         # Stripe Tax needs the customer's address: collect it and save it on the customer.
         params["automatic_tax"] = {"enabled": True}
         params["billing_address_collection"] = "required"
@@ -180,7 +173,7 @@ def create_portal_session(caller: Caller) -> dict[str, Any]:
             params={
                 "customer": customer_id,
                 "configuration": configuration,
-                "return_url": _redirect("PORTAL_RETURN_PATH", "/account"),
+                "return_url": _redirect(runtime_config().portal_return_path),
             }
         )
     )

@@ -82,38 +82,31 @@ def test_refresh_fetches_now_and_forced_refreshes_are_rate_limited() -> None:
 
 
 def test_module_helpers_read_the_document_named_by_secret_arn(world: BillingWorld) -> None:
-    assert secrets.get_secrets() == world.document
-    assert (
-        secrets.get_secret("stripe_monthly_price_id") == world.document["stripe_monthly_price_id"]
-    )
+    for key in ("stripe_secret_key", "stripe_publishable_key", "stripe_monthly_price_id"):
+        assert secrets.get_secret(key) == world.document[key]
+    assert secrets.require_object("stripe_catalog") == world.document["stripe_catalog"]
     assert secrets.get_secret("no_such_key") is None
-    assert secrets.get_stripe_keys() == {
-        "secret_key": world.document["stripe_secret_key"],
-        "publishable_key": world.document["stripe_publishable_key"],
-    }
     assert len(world.secret_reads) == 1
-
-
-def test_callers_cannot_change_the_cached_document(world: BillingWorld) -> None:
-    secrets.get_secrets()["stripe_secret_key"] = "tampered"
-    assert secrets.get_secret("stripe_secret_key") == world.document["stripe_secret_key"]
 
 
 def test_a_new_version_is_read_after_the_ttl_or_a_refresh(world: BillingWorld) -> None:
     assert secrets.get_secret("stripe_secret_key") == fake_key("sk")
     world.write_secret(stripe_secret_key=fake_key("sk", "NEWKEY"))
     assert secrets.get_secret("stripe_secret_key") == fake_key("sk"), "cached within the TTL"
-    secrets.refresh_secrets()
+    assert secrets.refresh_secrets_if_allowed() is True
     assert secrets.get_secret("stripe_secret_key") == fake_key("sk", "NEWKEY")
 
 
 def test_a_missing_secret_arn_is_a_clear_error(
     world: BillingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from shared.config import reset_runtime_config
+
     monkeypatch.delenv("SECRET_ARN")
+    reset_runtime_config()
     secrets.reset_cache()
     with pytest.raises(SecretsError, match="SECRET_ARN is not set"):
-        secrets.get_secrets()
+        secrets.get_secret("stripe_secret_key")
 
 
 def test_a_missing_key_is_a_clear_error_without_values(world: BillingWorld) -> None:
@@ -130,7 +123,7 @@ def test_an_aws_error_is_a_clear_error(
         SecretId=world.secret_arn, ForceDeleteWithoutRecovery=True
     )
     with pytest.raises(SecretsError, match="could not read the billing secret: ResourceNotFound"):
-        secrets.get_secrets()
+        secrets.get_secret("stripe_secret_key")
 
 
 def test_an_unreachable_secrets_manager_is_a_clear_error(
@@ -141,4 +134,4 @@ def test_an_unreachable_secrets_manager_is_a_clear_error(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     aws.reset_clients()
     with pytest.raises(SecretsError, match="could not reach Secrets Manager"):
-        secrets.get_secrets()
+        secrets.get_secret("stripe_secret_key")

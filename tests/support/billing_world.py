@@ -295,7 +295,9 @@ def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, 
 def reset_runtime_caches() -> None:
     """A cold container: no cached clients, secret document or Stripe client."""
     from shared import aws, secrets, stripe_client
+    from shared.config import reset_runtime_config
 
+    reset_runtime_config()
     aws.reset_clients()
     secrets.reset_cache()
     stripe_client.reset_client()
