@@ -24,7 +24,7 @@ from benchmarks import (
 )
 from benchmarks.naive import naive_fetch_secret
 from benchmarks.stats import describe_ms, median, percentile
-from tests.support.billing_world import (
+from tools.harness import (
     MONTHLY_PRICE,
     BillingWorld,
     fake_webhook_secret,

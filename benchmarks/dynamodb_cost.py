@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from benchmarks.naive import naive_find_user_by_scan, naive_update_user
-from tests.support.billing_world import MONTHLY_PRICE, BillingWorld
+from tools.harness import MONTHLY_PRICE, BillingWorld
 
 
 def attribute_size(value: Mapping[str, Any]) -> int:
@@ -164,7 +164,7 @@ class ReconcileCost:
 
 def cost_of_reconciliation(world: BillingWorld, events: int) -> ReconcileCost:
     """One reconciliation run replaying `events` undelivered subscription events."""
-    from tests.support.billing_world import load_function
+    from tools.harness import load_function
 
     now = int(time.time())
     for index in range(events):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from benchmarks import REPO_ROOT
-from tests.support.billing_world import BillingWorld, deploy_world, reset_runtime_caches
+from tools.harness import BillingWorld, deploy_world, reset_runtime_caches
 from tools.local.emulators import running_moto, running_stripe_fake
 from tools.local.stripe_emulator import StripeFake
 

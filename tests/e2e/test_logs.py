@@ -39,7 +39,8 @@ def story_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Dep
         session, subscription = stripe.complete_checkout(checkout["sessionId"])
         now = int(time.time())
         stack.deliver("checkout.session.completed", session, now)
-        created = stripe.event("customer.subscription.created", subscription, now)
+        # Created now, as Stripe stamps an event: after the read the completed Checkout made.
+        created = stripe.event("customer.subscription.created", subscription, int(time.time()))
         signed, signature = stripe.signed(created, document["stripe_webhook_secret"])
         for _ in range(2):  # Stripe delivers it twice
             stack.request(

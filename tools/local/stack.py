@@ -68,7 +68,7 @@ class DeployedStack:
             Name=secret.inputs["name"], SecretString=json.dumps(self.document)
         )["ARN"]
         for table in recording.of_type("aws:dynamodb/table:Table"):
-            self.boto("dynamodb").create_table(**_table_definition(table.inputs))
+            self.boto("dynamodb").create_table(**table_definition(table.inputs))
         layer = recording.one("aws:lambda/layerVersion:LayerVersion")
         layer_python = extract(Path(layer.inputs["code"]["fileArchive"]), root / "opt") / "python"
         runtime = runtime_packages(root / "runtime")
@@ -224,7 +224,7 @@ class DeployedStack:
         return "".join(container.stop() for container in self.functions.values())
 
 
-def _table_definition(inputs: dict[str, Any]) -> dict[str, Any]:
+def table_definition(inputs: dict[str, Any]) -> dict[str, Any]:
     definition: dict[str, Any] = {
         "TableName": inputs["name"],
         "BillingMode": inputs["billingMode"],

@@ -1,0 +1,301 @@
+"""One stack's runtime world, for tests, benchmarks and local tools alike.
+
+What a deployed function stands on, taken from what the program declares (its tables, their
+names and index, and every function's environment, read from one recording of the dev stack
+under Pulumi's mocks), stood up on moto's server and the Stripe emulator, with a secret
+document of visibly fake keys and a catalog written through the contract's `Catalog`. Also:
+fresh handler modules (a cold container) and the caches a cold container starts without.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import importlib
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tools.local.emulators import aws_client
+from tools.local.stack import table_definition
+from tools.local.stripe_emulator import StripeFake
+from tools.mock_engine import Recording, base_config, fake_stripe_key, run_program
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAMBDAS = REPO_ROOT / "lambdas"
+REGION = "us-east-1"
+_FUNCTION_MODULES = ("handler", "service", "verification", "signature", "reconciliation")
+
+
+def fake_key(kind: str, tag: str = "FAKE") -> str:
+    """A visibly fake Stripe test key, built at run time."""
+    return fake_stripe_key(kind, "test", tag)
+
+
+def fake_webhook_secret(tag: str = "FAKE") -> str:
+    return "whsec_" + tag * (24 // len(tag))
+
+
+def load_function(
+    function_dir: str,
+    module: str = "handler",
+    wrap_handler: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+) -> ModuleType:
+    """Import lambdas/<function_dir>/<module>.py fresh, as a new container would; `wrap_handler`
+    wraps its `handler` (the tests check every answer against openapi.yaml)."""
+    for name in _FUNCTION_MODULES:
+        sys.modules.pop(name, None)
+    path = str(LAMBDAS / function_dir)
+    sys.path.insert(0, path)
+    try:
+        loaded = importlib.import_module(module)
+        if module == "handler" and wrap_handler is not None:
+            loaded.handler = wrap_handler(loaded.handler)  # type: ignore[attr-defined]
+        return loaded
+    finally:
+        sys.path.remove(path)
+        for name in _FUNCTION_MODULES:
+            sys.modules.pop(name, None)
+
+
+@functools.cache
+def declared() -> Recording:
+    """The dev stack as the program declares it (one run per process, under mocks)."""
+    return run_program(base_config("dev"))
+
+
+def declared_environment() -> dict[str, str]:
+    """Every variable the program gives any of its functions, as it gives them."""
+    variables: dict[str, str] = {}
+    for function in declared().of_type("aws:lambda/function:Function"):
+        variables.update(function.inputs["environment"]["variables"])
+    return variables
+
+
+def create_tables(dynamodb: Any) -> tuple[str, str]:
+    """The tables the program declares, as it declares them: (users table, events table)."""
+    names = []
+    for table in declared().of_type("aws:dynamodb/table:Table"):
+        definition = table_definition(table.inputs)
+        dynamodb.create_table(**definition)
+        names.append(definition["TableName"])
+    users = next(name for name in names if name.endswith("-users"))
+    events = next(name for name in names if name.endswith("-stripe-events"))
+    return users, events
+
+
+@dataclass
+class BillingWorld:
+    """Handles on everything a handler test touches."""
+
+    aws_endpoint: str
+    stripe: StripeFake
+    secret_arn: str
+    document: dict[str, Any]
+    users_table: str = ""
+    events_table: str = ""
+    frontend: str = ""
+    secret_reads: list[str] = field(default_factory=list)
+
+    # -- AWS -----------------------------------------------------------------------------
+
+    def boto(self, service: str) -> Any:
+        return aws_client(service, self.aws_endpoint, REGION)
+
+    def secret_values(self) -> dict[str, str]:
+        """The document's string values (the keys); the catalog object holds no secret."""
+        return {key: value for key, value in self.document.items() if isinstance(value, str)}
+
+    def write_secret(self, **changes: str) -> None:
+        """Write a new secret version, as `pulumi up` does on rotation."""
+        self.document.update(changes)
+        self.boto("secretsmanager").put_secret_value(
+            SecretId=self.secret_arn, SecretString=json.dumps(self.document)
+        )
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        from shared import users
+
+        return users.get_user(user_id)
+
+    def put_user(self, user_id: str, **fields: Any) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        serializer = TypeSerializer()
+        item = {"userId": user_id, **fields}
+        self.boto("dynamodb").put_item(
+            TableName=self.users_table,
+            Item={key: serializer.serialize(value) for key, value in item.items()},
+        )
+
+    def processed_event_ids(self) -> set[str]:
+        items = self.boto("dynamodb").scan(TableName=self.events_table)["Items"]
+        return {item["eventId"]["S"] for item in items}
+
+    def count_secret_reads(self) -> None:
+        """Count GetSecretValue calls the Lambda code's own client makes."""
+        from shared import aws
+
+        aws.client("secretsmanager").meta.events.register(
+            "before-call.secrets-manager.GetSecretValue",
+            lambda **kwargs: self.secret_reads.append("GetSecretValue"),
+        )
+
+    # -- events --------------------------------------------------------------------------
+
+    def api_event(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        user_id: str | None = "user-1",
+        email: str | None = "user-1@example.com",
+        raw_body: str | None = None,
+        base64_body: bool = False,
+    ) -> dict[str, Any]:
+        """An HTTP API payload-2.0 event, with the claims the JWT authorizer would pass."""
+        text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": f"{method} {path}",
+            "rawPath": path,
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": method, "path": path}},
+            "isBase64Encoded": base64_body,
+        }
+        if text is not None:
+            event["body"] = base64.b64encode(text.encode()).decode() if base64_body else text
+        if user_id is not None:
+            claims = {"sub": user_id, **({"email": email} if email else {})}
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        return event
+
+    def webhook_request(
+        self,
+        payload: str,
+        signature: str | None,
+        header_name: str = "Stripe-Signature",
+        base64_body: bool = False,
+    ) -> dict[str, Any]:
+        headers = {"content-type": "application/json"}
+        if signature is not None:
+            headers[header_name] = signature
+        return {
+            "version": "2.0",
+            "routeKey": "POST /stripe/webhook",
+            "rawPath": "/stripe/webhook",
+            "headers": headers,
+            "requestContext": {"http": {"method": "POST", "path": "/stripe/webhook"}},
+            "body": base64.b64encode(payload.encode()).decode() if base64_body else payload,
+            "isBase64Encoded": base64_body,
+        }
+
+    def deliver(
+        self, webhook: ModuleType, event: Mapping[str, Any], secret: str | None = None
+    ) -> dict[str, Any]:
+        """Sign `event` with the endpoint's secret and deliver it to the webhook handler."""
+        payload, header = self.stripe.signed(
+            event, secret or self.document["stripe_webhook_secret"]
+        )
+        return webhook.handler(self.webhook_request(payload, header), None)
+
+
+MONTHLY_PRICE = "price_monthlyFAKE"
+ANNUAL_PRICE = "price_annualFAKE"
+PRO_MONTHLY_PRICE = "price_proMonthlyFAKE"
+PRO_ANNUAL_PRICE = "price_proAnnualFAKE"
+PRO_FEATURES = ["reports", "priority-support"]
+PRO_TRIAL_DAYS = 14
+
+
+def catalog_document() -> dict[str, Any]:
+    """Two plans, written as the program writes `stripe_catalog` (the contract's `Catalog`):
+    basic, and pro with a trial and features."""
+    from shared.contract import Catalog, CatalogPlan, CatalogPrice
+
+    def prices(monthly: tuple[str, int], annual: tuple[str, int]) -> dict[str, CatalogPrice]:
+        return {
+            "monthly": CatalogPrice(monthly[0], monthly[1], "month"),
+            "annual": CatalogPrice(annual[0], annual[1], "year"),
+        }
+
+    basic = CatalogPlan(
+        "basic", "Basic", "prod_basicFAKE", prices((MONTHLY_PRICE, 999), (ANNUAL_PRICE, 9990))
+    )
+    pro = CatalogPlan(
+        "pro",
+        "Pro",
+        "prod_proFAKE",
+        prices((PRO_MONTHLY_PRICE, 2999), (PRO_ANNUAL_PRICE, 29990)),
+        description="For teams",
+        trial_days=PRO_TRIAL_DAYS,
+        features=tuple(PRO_FEATURES),
+    )
+    return Catalog("usd", (basic, pro)).to_document()
+
+
+def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, dict[str, str]]:
+    """Reset both emulators and deploy one stack's secret, tables and prices on them.
+
+    Returns the world and the environment a deployed function gets (the program's own, with
+    the emulators' endpoints and fake credentials); the caller applies it (monkeypatch in
+    tests, os.environ in benchmarks).
+    """
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5).raise_for_status()
+    stripe.reset()
+    document: dict[str, Any] = {
+        "stripe_secret_key": fake_key("sk"),
+        "stripe_publishable_key": fake_key("pk"),
+        "stripe_webhook_secret": fake_webhook_secret(),
+        "stripe_monthly_price_id": MONTHLY_PRICE,
+        "stripe_annual_price_id": ANNUAL_PRICE,
+        "stripe_portal_configuration_id": "bpc_FAKE",
+        "stripe_catalog": catalog_document(),
+    }
+    declared_secret = declared().one("aws:secretsmanager/secret:Secret").inputs["name"]
+    world = BillingWorld(
+        aws_endpoint=moto_endpoint, stripe=stripe, secret_arn="", document=dict(document)
+    )
+    world.secret_arn = world.boto("secretsmanager").create_secret(
+        Name=declared_secret, SecretString=json.dumps(document)
+    )["ARN"]
+    world.users_table, world.events_table = create_tables(world.boto("dynamodb"))
+    stripe.stock(document)
+    environment = {
+        **declared_environment(),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "SECRET_ARN": world.secret_arn,
+        "STRIPE_API_BASE": stripe.base_url,
+    }
+    world.frontend = environment["FRONTEND_DOMAIN"]
+    assert environment["STACK_ID"] == STACK_ID, "the program's stack identity"
+    return world, environment
+
+
+#: The stack the harness stands up (`{environment}-{projectName}`), stamped on its Stripe objects.
+STACK_ID = "dev-saas-billing"
+
+
+def reset_runtime_caches() -> None:
+    """A cold container: no configuration, cached clients, secret document or Stripe client."""
+    from shared import aws, secrets, stripe_client
+    from shared.config import reset_runtime_config
+
+    reset_runtime_config()
+    aws.reset_clients()
+    secrets.reset_cache()
+    stripe_client.reset_client()
+
+
+def body(response: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(response["body"])
