@@ -103,6 +103,8 @@ def expire_older_sessions(customer_id: str, newest_id: str, newest_created: int)
     for session in page.data:
         if session.mode != "subscription" or session.id == newest_id:
             continue
+        if customer_state.of_other_stack(session.metadata):  # never another stack's session
+            continue
         if (session.created, session.id) > (newest_created, newest_id):
             continue
         try:
@@ -148,15 +150,16 @@ def _create_customer(caller: Caller) -> str:
     """Create the caller's Stripe customer once, even when two requests race.
 
     The idempotency key makes Stripe return the same customer to both requests (for 24 h);
-    the conditional write keeps whichever id was stored first.
+    the conditional write keeps whichever id was stored first. Stripe's idempotency keys are
+    account-wide, so the key names the stack too: alice of another stack sharing the account
+    gets a customer of her own (with one key, Stripe would answer `idempotency_error`).
     """
     params: CustomerCreateParams = {"metadata": customer_state.stack_metadata(caller.user_id)}
     if caller.email:
         params["email"] = caller.email
+    key = f"customer-{customer_state.stack_id()}-{caller.user_id}"
     customer = call_stripe(
-        lambda client: client.v1.customers.create(
-            params=params, options={"idempotency_key": f"customer-{caller.user_id}"}
-        )
+        lambda client: client.v1.customers.create(params=params, options={"idempotency_key": key})
     )
     return users.save_customer(caller.user_id, caller.email, customer.id)
 

@@ -13,6 +13,7 @@ from tests.support.billing_world import (
     MONTHLY_PRICE,
     PRO_ANNUAL_PRICE,
     PRO_FEATURES,
+    STACK_ID,
     BillingWorld,
     body,
     catalog_document,
@@ -88,7 +89,7 @@ def test_racing_checkouts_end_on_one_customer(
         thread.join()
     assert [r["statusCode"] for r in responses] == [200] * 4
     customer_requests = world.stripe.requests_to("POST", "/v1/customers")
-    assert {r.idempotency_key for r in customer_requests} == {"customer-user-1"}
+    assert {r.idempotency_key for r in customer_requests} == {f"customer-{STACK_ID}-user-1"}
     stored = world.user("user-1")
     assert stored is not None
     sessions = world.stripe.requests_to("POST", "/v1/checkout/sessions")

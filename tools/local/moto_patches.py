@@ -40,7 +40,29 @@ def install() -> None:
         return
     install_transaction_fix()
     install_untracked_items()
+    install_isolated_requests()
     _installed = True
+
+
+def install_isolated_requests() -> None:
+    """One DynamoDB request at a time, as DynamoDB applies each request atomically.
+
+    moto's threaded server runs requests side by side with no isolation: a TransactWriteItems
+    checks an update's condition, a concurrent request writes, and moto's own update then fails
+    that condition again and reports it with no item; a cancelled transaction can also put
+    items back over a write made meanwhile. Concurrent webhooks under `make serve` (and the
+    end-to-end races) need DynamoDB's own guarantee.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    original = DynamoHandler.call_action
+
+    def one_at_a_time(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = one_at_a_time  # type: ignore[method-assign]
 
 
 def install_untracked_items() -> None:
