@@ -4,6 +4,8 @@ STACK ?= dev
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+#: The project's import roots, listed once for every interpreter of the venv (tools, benchmarks).
+IMPORT_ROOTS := $(VENV)/.import-roots
 PROGRAM_INSTALLED := $(VENV)/.installed-program
 ARGS ?=
 
@@ -18,6 +20,10 @@ $(INSTALLED): requirements.txt infra/requirements.txt requirements-dev.txt lambd
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
 	@touch $@ $(PROGRAM_INSTALLED)
 
+$(IMPORT_ROOTS): $(INSTALLED) Makefile
+	@$(BIN)/python -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "saas-billing.pth").write_text("".join(p + "\n" for p in sys.argv[1:]))' $(CURDIR)/infra $(CURDIR)/lambdas $(CURDIR)/policy $(CURDIR)
+	@touch $@
+
 # A deploy needs only the program's pins (the same .venv Pulumi.yaml names), not the test tooling.
 $(PROGRAM_INSTALLED): requirements.txt infra/requirements.txt
 	@$(PYTHON) -m venv $(VENV) >&2
@@ -25,11 +31,11 @@ $(PROGRAM_INSTALLED): requirements.txt infra/requirements.txt
 	@touch $@
 
 ## plan: print what `pulumi up` would create for STACK (default dev), offline, under mocks
-plan: $(INSTALLED)
+plan: $(IMPORT_ROOTS)
 	$(BIN)/python tools/plan.py --stack $(STACK)
 
 ## lint: ruff, mypy and the GitHub workflow's schema
-lint: $(INSTALLED)
+lint: $(IMPORT_ROOTS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -40,21 +46,21 @@ test: lint
 	$(BIN)/pytest -n 2 --dist loadfile
 
 ## serve: the whole API on http://127.0.0.1:$(PORT) with a demo page (STRIPE_API_KEY=sk_test_... for real test mode)
-serve: $(INSTALLED)
+serve: $(IMPORT_ROOTS)
 	$(BIN)/python -m tools.local serve --port $(PORT) --stack $(STACK)
 
 ## token: a dev JWT for the local server: make token USER=alice [EMAIL=alice@example.com]
-token: $(INSTALLED)
+token: $(IMPORT_ROOTS)
 	@$(BIN)/python -m tools.local token --user $(USER) $(if $(EMAIL),--email $(EMAIL))
 
 ## complete-checkout: pay an emulator Checkout session: make complete-checkout SESSION=cs_test_...
 ## (the running make serve's port unless PORT= is given)
-complete-checkout: $(INSTALLED)
+complete-checkout: $(IMPORT_ROOTS)
 	@$(BIN)/python -m tools.local complete-checkout --session $(SESSION) \
 		$(if $(filter command line environment,$(origin PORT)),--port $(PORT))
 
 ## bench: cold start, warm path, Secrets Manager calls, DynamoDB cost, package size (see BENCHMARKS.md)
-bench: $(INSTALLED)
+bench: $(IMPORT_ROOTS)
 	$(BIN)/python -m benchmarks
 
 ## up / preview / destroy: the real thing (Pulumi CLI, AWS credentials, a Stripe key); ARGS='--yes ...'

@@ -28,11 +28,11 @@ from billing.build.packaging import BUILD_DIR, build_function_archive, build_lay
 from tools.local.lambda_container import RUNTIME_PACKAGES, extract
 
 _PROBE = r"""
-import json, sys, time
+import importlib, json, sys, time
 paths = json.loads(sys.argv[1])
-sys.path[:0] = paths
+sys.path[:0] = paths  # the Lambda runtime's path: /var/task, /opt/python, the runtime's own
 start = time.perf_counter()
-import handler
+handler = importlib.import_module(sys.argv[2])  # `package.handler` (a floor: `handler`)
 imported = time.perf_counter()
 response = handler.handler(json.loads(sys.stdin.read()), None)
 done = time.perf_counter()
@@ -114,11 +114,16 @@ def make_writable(root: Path) -> None:
 
 
 def probe(
-    deployment: Deployment, code: Path, event: dict[str, Any], environment: dict[str, str]
+    deployment: Deployment,
+    code: Path,
+    event: dict[str, Any],
+    environment: dict[str, str],
+    module: str = "handler",
 ) -> dict[str, Any]:
-    """One cold process serving one event from `code` (a function or floor folder)."""
+    """One cold process serving one event from `module` in `code` (a function or floor)."""
     result = subprocess.run(
-        [deployment.python, "-S", "-E", "-B", "-c", _PROBE, json.dumps(deployment.paths(code))],
+        [deployment.python, "-S", "-E", "-B", "-c", _PROBE, json.dumps(deployment.paths(code)),
+         module],
         input=json.dumps(event), capture_output=True, text=True, env=environment,
         check=False, timeout=120,
     )  # fmt: skip
@@ -155,7 +160,8 @@ def measure(
                 ("handler", deployment.functions[function]),
             ]
             for kind, code in runs if round_ % 2 == 0 else reversed(runs):
-                sample = probe(deployment, code, events(route), environment)
+                module = f"{function}.handler" if kind == "handler" else "handler"
+                sample = probe(deployment, code, events(route), environment, module)
                 assert sample["status"] == 200, (route, kind, sample)
                 if kind == "floor":
                     results[route].floor_first.append(sample["first"])

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import runpy
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,8 +28,6 @@ from pulumi.runtime.proto import resource_pb2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = REPO_ROOT / "infra" / "__main__.py"
-if str(PROGRAM.parent) not in sys.path:  # the program imports its `billing` package from infra/
-    sys.path.insert(0, str(PROGRAM.parent))
 PROJECT = "saas-billing"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

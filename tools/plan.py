@@ -18,17 +18,16 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
-
-from billing.config import SettingsError  # noqa: E402
-from tools import policy_check  # noqa: E402
-from tools.mock_engine import (  # noqa: E402
+from billing.config import SettingsError
+from tools import policy_check
+from tools.mock_engine import (
     Recording,
     Registration,
     fake_stripe_key,
     run_program,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 _SECRET = "[secret]"
 # Properties a reviewer cares about, per resource type (everything else is left out).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,13 +12,9 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-
-from tools.mock_engine import REPO_ROOT, Recording
-
-if str(REPO_ROOT / "policy") not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT / "policy"))
-
 from rules import RESOURCE_POLICIES, STACK_POLICIES
+
+from tools.mock_engine import Recording
 
 
 @dataclass(frozen=True)

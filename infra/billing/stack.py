@@ -315,6 +315,7 @@ def _function(shared: Shared, spec: FunctionSpec) -> BillingFunction:
         spec.name,
         BillingFunctionArgs(
             names=spec.names(settings.names),
+            package=spec.folder,
             archive=build_function_archive(spec.folder),
             layer_arn=shared.layer.arn,
             secret_arn=shared.secret.arn,

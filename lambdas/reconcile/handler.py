@@ -6,8 +6,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from reconciliation import reconcile
-
+from reconcile.reconciliation import reconcile
 from shared.log import begin_request, get_logger
 
 logger = get_logger("reconcile.handler")

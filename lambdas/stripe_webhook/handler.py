@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from verification import InvalidWebhookError, verify_event
-
 from shared.http import HttpError, header, raw_body, response
 from shared.log import begin_request, bind, get_logger, log_response
 from shared.processing import process_event
 from shared.snapstart import prepare_snapshot, warm_clients
+from stripe_webhook.verification import InvalidWebhookError, verify_event
 
 logger = get_logger("stripe_webhook.handler")
 #: The route key API Gateway gives this function; its access lines name it.

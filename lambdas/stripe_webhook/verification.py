@@ -13,9 +13,8 @@ import json
 import time
 from typing import Any
 
-from signature import SignatureError, read_timestamp, verify_signature
-
 from shared import secrets
+from stripe_webhook.signature import SignatureError, read_timestamp, verify_signature
 
 TOLERANCE_SECONDS = 300
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import service
-
 from shared.http import Caller, HttpError, caller, json_body, response
 from shared.log import begin_request, bind, get_logger, log_response
 from shared.secrets import SecretsError
 from shared.snapstart import prepare_snapshot, warm_clients
+from subscription import service
 
 logger = get_logger("subscription.handler")
 prepare_snapshot(warm_clients("secretsmanager", "dynamodb", stripe=True))

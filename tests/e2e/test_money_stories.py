@@ -128,7 +128,14 @@ class ScaledOut:
         self.log_path = root / "logs.jsonl"
         with self.log_path.open("a") as log:  # a file, not a pipe: it never fills up
             self.processes = [
-                LambdaContainer(code, layer_python, runtime, environment, log.fileno())
+                LambdaContainer(
+                    code,
+                    layer_python,
+                    runtime,
+                    environment,
+                    log.fileno(),
+                    handler=function.inputs["handler"],
+                )
                 for _ in range(count)
             ]
 

@@ -137,8 +137,8 @@ def test_every_module_ships_unchecked_hash_bytecode_for_python_312(archive: str)
 def test_bytecode_records_the_path_the_module_has_on_lambda() -> None:
     built = build_function_archive("stripe_webhook")
     with zipfile.ZipFile(built.path) as zf:
-        data = zf.read("__pycache__/handler.cpython-312.pyc")
-    assert b"/var/task/handler.py" in data
+        data = zf.read("stripe_webhook/__pycache__/handler.cpython-312.pyc")
+    assert b"/var/task/stripe_webhook/handler.py" in data
     assert str(BUILD_DIR).encode() not in data, "the build folder must not leak into bytecode"
 
 
@@ -185,10 +185,11 @@ def test_layer_zip_is_well_under_the_size_target() -> None:
     assert build_layer_archive().path.stat().st_size < 10 * 1024 * 1024
 
 
-def test_function_archives_hold_the_handler_at_the_root() -> None:
-    for function in ("subscription", "stripe_webhook"):
+def test_function_archives_hold_the_function_as_a_package_at_the_root() -> None:
+    for function in ("subscription", "stripe_webhook", "reconcile"):
         with zipfile.ZipFile(build_function_archive(function).path) as archive:
-            assert "handler.py" in archive.namelist(), function
+            names = archive.namelist()
+            assert {f"{function}/__init__.py", f"{function}/handler.py"} <= set(names), function
 
 
 def test_layer_install_targets_the_lambda_runtime() -> None:

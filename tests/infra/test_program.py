@@ -220,7 +220,11 @@ def test_functions_are_wired_for_the_lambda_runtime(dev: Recording) -> None:
     for function in dev.of_type(FUNCTION):
         inputs = function.inputs
         assert inputs["runtime"] == "python3.12" and inputs["architectures"] == ["arm64"]
-        assert inputs["handler"] == "handler.handler"
+        assert (
+            inputs["handler"]
+            == inputs["name"].removeprefix("dev-saas-billing-").replace("-", "_")
+            + ".handler.handler"
+        )
         assert inputs["layers"] == [layer.outputs["arn"]]
         if inputs["name"].endswith("-reconcile"):  # on a schedule, not behind API Gateway
             assert inputs["timeout"] == 300

@@ -25,8 +25,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def container(deployed: dict[str, Path], function: str) -> LambdaContainer:
     return LambdaContainer(
-        deployed[function], deployed["layer"], deployed["runtime"], dict(os.environ)
-    )
+        deployed[function], deployed["layer"], deployed["runtime"], dict(os.environ),
+        handler=f"{function}.handler.handler",
+    )  # fmt: skip
 
 
 def test_subscription_handler_runs_from_the_archives(
@@ -101,8 +102,9 @@ def test_without_the_runtime_code_the_function_logs_json_itself(
         if entry.name not in ("awslambdaric", "simplejson"):
             (runtime / entry.name).symlink_to(entry.resolve())
     lambda_ = LambdaContainer(
-        deployed["subscription"], deployed["layer"], runtime, dict(os.environ)
-    )
+        deployed["subscription"], deployed["layer"], runtime, dict(os.environ),
+        handler="subscription.handler.handler",
+    )  # fmt: skip
     response = lambda_.invoke(world.api_event("GET", "/subscription/prices"))
     logs = lambda_.stop()
     assert response["statusCode"] == 200 and "awslambdaric" not in lambda_.imported

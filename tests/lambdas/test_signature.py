@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +19,7 @@ from pathlib import Path
 
 import pytest
 import stripe
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lambdas" / "stripe_webhook"))
-from signature import SignatureError, verify_signature
-
-sys.path.pop(0)
+from stripe_webhook.signature import SignatureError, verify_signature
 
 TOLERANCE = 300
 #: Cases sit at least this far from a tolerance boundary, so the seconds the suite takes to

@@ -24,14 +24,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT / "infra") not in sys.path:
-    sys.path[:0] = [str(REPO_ROOT / "infra"), str(REPO_ROOT)]
+from billing.config import SettingsError
+from billing.contract import contract
+from billing.paths import BUILD_DIR
+from tools.local import devjwt, real_stripe
 
-from billing.config import SettingsError  # noqa: E402
-from billing.contract import contract  # noqa: E402
-from billing.paths import BUILD_DIR  # noqa: E402
-from tools.local import devjwt, real_stripe  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 JWT_KEY = BUILD_DIR / "local" / "jwt.key"
 #: `make serve` writes its port here, so `make complete-checkout` finds it without PORT=.

@@ -32,8 +32,8 @@ RUNTIME_PACKAGES = (
 RUNTIME_CODE = ("awslambdaric", "simplejson", "snapshot_restore_py.py")
 
 _RUNNER = r"""
-import json, sys, time, uuid
-function_dir, layer_dir, runtime_dir, stdlib = sys.argv[1:5]
+import importlib, json, sys, time, uuid
+function_dir, layer_dir, runtime_dir, stdlib, entry_point = sys.argv[1:6]
 sys.path[:] = [function_dir, layer_dir, runtime_dir] + json.loads(stdlib)
 allowed = (function_dir, layer_dir, runtime_dir) + tuple(json.loads(stdlib))
 
@@ -69,9 +69,10 @@ if bootstrap is not None:
         bootstrap._AWS_LAMBDA_LOG_FORMAT, bootstrap._AWS_LAMBDA_LOG_LEVEL, Pipe()
     )
 
-import handler
+module_name, _, function_name = entry_point.rpartition(".")  # as Lambda reads `handler`
+handler = getattr(importlib.import_module(module_name), function_name)
 for line in sys.stdin:
-    response = handler.handler(json.loads(line), Context())
+    response = handler(json.loads(line), Context())
     foreign = sorted(
         name for name, module in list(sys.modules.items())
         if getattr(module, "__file__", None) and not module.__file__.startswith(allowed)
@@ -120,8 +121,11 @@ class LambdaContainer:
         runtime: Path,
         environment: Mapping[str, str],
         logs: int | None = subprocess.PIPE,
+        *,
+        handler: str,
     ) -> None:
-        """`logs=None` lets the function's log lines reach this terminal (local mode); the
+        """`handler` is the function's declared entry point (`package.module.function`);
+        `logs=None` lets the function's log lines reach this terminal (local mode); the
         default keeps them for `stop()` to return (tests check them)."""
         self._lock = threading.Lock()
         self.foreign_modules: list[str] = []
@@ -129,7 +133,7 @@ class LambdaContainer:
         """Top-level modules the process has imported so far."""
         self._process = subprocess.Popen(
             [sys.executable, "-S", "-E", "-B", "-c", _RUNNER, str(function_dir), str(layer_python),
-             str(runtime), json.dumps(_stdlib_paths())],
+             str(runtime), json.dumps(_stdlib_paths()), handler],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logs, text=True,
             start_new_session=True,  # Ctrl-C stops the server, which then ends this process
             env={**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}, **environment},

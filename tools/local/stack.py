@@ -76,8 +76,9 @@ class DeployedStack:
         for function in recording.of_type("aws:lambda/function:Function"):
             code = extract(Path(function.inputs["code"]["fileArchive"]), root / function.name)
             self.functions[function.name] = LambdaContainer(
-                code, layer_python, runtime, self._environment(function), logs
-            )
+                code, layer_python, runtime, self._environment(function), logs,
+                handler=function.inputs["handler"],
+            )  # fmt: skip
         self.routes = self._routes()
 
     @property

@@ -66,9 +66,12 @@ class BuiltArchive:
 
 
 def build_function_archive(function_dir: str) -> BuiltArchive:
-    """One function's own modules (lambdas/<function_dir>/*) at the archive root."""
+    """One function's own package (lambdas/<function_dir>/) under its name at the archive root,
+    so Lambda imports it as `<function_dir>.handler`, as the tests do."""
     source = LAMBDAS_DIR / function_dir
-    files = [(path, path.relative_to(source).as_posix()) for path in _walk(source)]
+    files = [
+        (path, f"{function_dir}/" + path.relative_to(source).as_posix()) for path in _walk(source)
+    ]
     return write_archive(
         files, BUILD_DIR / f"function-{function_dir}", [source], runtime_prefix="/var/task"
     )

@@ -28,6 +28,8 @@ class BillingFunctionArgs:
 
     names: FunctionNames
     """The function's, its role's and its log group's physical names."""
+    package: str
+    """lambdas/<package>: Lambda calls `<package>.handler.handler`."""
     archive: BuiltArchive
     layer_arn: pulumi.Input[str]
     secret_arn: pulumi.Input[str]
@@ -82,7 +84,7 @@ class BillingFunction(pulumi.ComponentResource):
             role=role.arn,
             runtime=LAMBDA_RUNTIME,
             architectures=[LAMBDA_ARCHITECTURE],
-            handler="handler.handler",
+            handler=f"{args.package}.handler.handler",
             code=pulumi.FileArchive(str(args.archive.directory)),
             source_code_hash=args.archive.sha256,
             layers=[args.layer_arn],

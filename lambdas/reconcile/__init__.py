@@ -1,0 +1,1 @@
+"""The reconcile function; Lambda calls `reconcile.handler.handler`."""

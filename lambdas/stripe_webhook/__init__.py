@@ -1,0 +1,1 @@
+"""The stripe_webhook function; Lambda calls `stripe_webhook.handler.handler`."""

@@ -1,0 +1,1 @@
+"""The subscription function; Lambda calls `subscription.handler.handler`."""
