@@ -114,7 +114,7 @@ class BillingWorld:
     def user(self, user_id: str) -> dict[str, Any] | None:
         from shared import users
 
-        return users.get_user(user_id)
+        return users.store().get_user(user_id)
 
     def put_user(self, user_id: str, **fields: Any) -> None:
         from boto3.dynamodb.types import TypeSerializer
@@ -282,10 +282,11 @@ STACK_ID = "dev-saas-billing"
 
 def reset_runtime_caches() -> None:
     """A cold container: no configuration, cached clients, secret document or Stripe client."""
-    from shared import aws, secrets, stripe_client
+    from shared import aws, secrets, stripe_client, users
     from shared.config import reset_runtime_config
 
     reset_runtime_config()
+    users.reset_store()
     aws.reset_clients()
     secrets.reset_cache()
     stripe_client.reset_client()

@@ -21,13 +21,10 @@ from typing import Any
 from shared import users
 from shared.config import runtime_config
 from shared.contract import DUPLICATE_SUBSCRIPTION_OUTCOME, STACK_METADATA_KEY
+from shared.entitlement import deciding_subscription, entitled_subscriptions
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
-from shared.subscription_state import (
-    deciding_subscription,
-    entitled_subscriptions,
-    subscription_fields,
-)
+from shared.subscription_state import subscription_fields
 
 logger = get_logger("customer_state")
 
@@ -106,7 +103,7 @@ def refresh(
         state = deciding_state(customer_id, subscriptions)
         if state is None:
             return None
-        outcome = users.write_state(user_id, state, stamp, customer_id, event)
+        outcome = users.store().write_state(user_id, state, stamp, customer_id, event)
         if outcome is not users.EventOutcome.UNSETTLED:
             return outcome
     raise RuntimeError(f"the record of {user_id} kept changing while Stripe was read")

@@ -17,7 +17,8 @@ from typing import Any
 
 from shared import aws
 from shared.config import runtime_config
-from shared.users import EVENT_RETENTION_SECONDS, EventSeen, event_seen
+from shared.records import EventSeen, event_seen
+from shared.users import EVENT_RETENTION_SECONDS
 
 #: Longer than any function's timeout (15 s for the webhook), so a live claim never expires.
 CLAIM_SECONDS = 30

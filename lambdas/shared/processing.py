@@ -17,7 +17,7 @@ Stripe has it now (`shared.customer_state`). The state and the event id are writ
 transaction, so a duplicate is applied once. A malformed object is ignored with a log line and
 writes nothing.
 
-`isSubscribed` is true for `users.ENTITLED_STATUSES` (active, trialing and past_due).
+`isSubscribed` follows `shared.entitlement` (active, trialing and past_due).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _process(event: Mapping[str, Any]) -> tuple[str, str | None]:
         customer_id = _customer_of(event_type, obj)
         user_id = user_id_for(event_type, obj)
         if user_id is None and customer_id:
-            user_id = users.find_user_id_by_customer(customer_id)
+            user_id = users.store().find_user_id_by_customer(customer_id)
         if user_id is None:
             logger.info("no user for this customer")
             return users.EventOutcome.UNKNOWN_USER.value, None
@@ -171,12 +171,12 @@ def _apply(
         state = handling.from_object(obj)
         if state is not None and state.get("isSubscribed"):
             clean = {key: value for key, value in state.items() if value is not None}
-            outcome = users.write_state(
+            outcome = users.store().write_state(
                 user_id, clean, stamp, customer_id, mark, same_subscription=True
             )
             if outcome is not users.EventOutcome.UNSETTLED:
                 return outcome.value
-    seen, stored = users.precheck_event(user_id, event["id"])
+    seen, stored = users.store().precheck_event(user_id, event["id"])
     if seen is users.EventSeen.PROCESSED:
         return users.EventOutcome.DUPLICATE.value
     if stored is None:
@@ -228,4 +228,4 @@ def _apply_email(
     email = customer.get("email")
     if not isinstance(email, str) or not email:
         return "ignored"
-    return users.write_email(user_id, email, customer_id, event["created"], mark).value
+    return users.store().write_email(user_id, email, customer_id, event["created"], mark).value

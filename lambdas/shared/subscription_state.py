@@ -8,11 +8,13 @@ is not an object) raises `MalformedObjectError`: nothing is written rather than 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from shared import catalog, users
+from shared import catalog
+from shared.entitlement import ENTITLED_STATUSES
 from shared.log import get_logger
+from shared.records import REMOVE
 
 logger = get_logger("subscription_state")
 
@@ -80,11 +82,10 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
         "stripeSubscriptionId": subscription_id,
         "stripeCustomerId": stripe_id(subscription.get("customer")),
         "subscriptionStatus": status,
-        "isSubscribed": status in users.ENTITLED_STATUSES,
+        "isSubscribed": status in ENTITLED_STATUSES,
         "cancelAtPeriodEnd": bool(subscription.get("cancel_at_period_end")),
         # A cancellation on a date (the Dashboard, the API, `min_period_end`): null clears it.
-        "cancelAt": _timestamp(subscription.get("cancel_at"), "subscription.cancel_at")
-        or users.REMOVE,
+        "cancelAt": _timestamp(subscription.get("cancel_at"), "subscription.cancel_at") or REMOVE,
     }
     period_ends = []
     for index, item in enumerate(items["data"]):
@@ -120,26 +121,5 @@ def _plan_fields(price_id: str, subscription_id: str) -> dict[str, Any]:
             subscription_id,
             price_id,
         )
-        return {"priceId": price_id, "planId": users.REMOVE, "features": users.REMOVE}
+        return {"priceId": price_id, "planId": REMOVE, "features": REMOVE}
     return {"priceId": price_id, "planId": found.plan_id, "features": list(found.features)}
-
-
-def entitled_subscriptions(
-    subscriptions: Sequence[Mapping[str, Any]],
-) -> list[Mapping[str, Any]]:
-    """The subscriptions whose status entitles (active, trialing, past_due), newest first."""
-    dated = [
-        s for s in subscriptions if isinstance(s, Mapping) and isinstance(s.get("created"), int)
-    ]
-    entitled = [s for s in dated if s.get("status") in users.ENTITLED_STATUSES]
-    return sorted(entitled, key=lambda s: s["created"], reverse=True)
-
-
-def deciding_subscription(subscriptions: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The subscription that decides a customer's state: the newest that entitles, else the
-    newest. A canceled duplicate created later never hides a subscription still paid for."""
-    dated = [
-        s for s in subscriptions if isinstance(s, Mapping) and isinstance(s.get("created"), int)
-    ]
-    entitled = entitled_subscriptions(dated)
-    return entitled[0] if entitled else max(dated, key=lambda s: s["created"], default=None)

@@ -1,6 +1,6 @@
 """The subscription API's use cases, as plain functions of the caller and the request.
 
-A caller whose status is entitled (`users.ENTITLED_STATUSES`, past_due included) gets 409 at
+A caller whose status is entitled (`shared.entitlement`, past_due included) gets 409 at
 checkout: plans change through the billing portal. Prices, trials and features come from the
 catalog in the secret document (`shared.catalog`), so no route asks Stripe for them.
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared import catalog, customer_state, secrets, users
 from shared.config import runtime_config
+from shared.entitlement import ENTITLED_STATUSES
 from shared.http import Caller, HttpError
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
@@ -46,14 +47,14 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     price = catalog.find_price(price_id)
     if price is None:
         raise HttpError(400, "priceId must be one of this service's prices")
-    record = users.get_user(caller.user_id) or {}
-    if record.get("subscriptionStatus") in users.ENTITLED_STATUSES:
+    record = users.store().get_user(caller.user_id) or {}
+    if record.get("subscriptionStatus") in ENTITLED_STATUSES:
         raise _already_subscribed()
     customer_id = record.get("stripeCustomerId")
     had_subscription = False
     if customer_id:
         statuses = {str(s.get("status")) for s in customer_subscriptions(customer_id)}
-        if users.ENTITLED_STATUSES.intersection(statuses):
+        if ENTITLED_STATUSES.intersection(statuses):
             raise _already_subscribed()
         had_subscription = bool(statuses)
     else:
@@ -134,7 +135,7 @@ def sync(caller: Caller) -> dict[str, Any]:
     overwrites it, a state written while it read is settled by reading again, and a newer
     event still applies.
     """
-    record = users.get_user(caller.user_id) or {}
+    record = users.store().get_user(caller.user_id) or {}
     customer_id = record.get("stripeCustomerId")
     if not customer_id:
         return public_state(record)
@@ -143,7 +144,7 @@ def sync(caller: Caller) -> dict[str, Any]:
     except MalformedObjectError as error:
         logger.warning("sync: subscription ignored: %s", error)
         return public_state(record)
-    return public_state(users.get_user(caller.user_id) or {})
+    return public_state(users.store().get_user(caller.user_id) or {})
 
 
 def _create_customer(caller: Caller) -> str:
@@ -161,12 +162,12 @@ def _create_customer(caller: Caller) -> str:
     customer = call_stripe(
         lambda client: client.v1.customers.create(params=params, options={"idempotency_key": key})
     )
-    return users.save_customer(caller.user_id, caller.email, customer.id)
+    return users.store().save_customer(caller.user_id, caller.email, customer.id)
 
 
 def create_portal_session(caller: Caller) -> dict[str, Any]:
     """A Billing Portal session for the caller's own customer, with this stack's configuration."""
-    record = users.get_user(caller.user_id) or {}
+    record = users.store().get_user(caller.user_id) or {}
     customer_id = record.get("stripeCustomerId")
     if not customer_id:
         raise HttpError(400, "No billing account yet: subscribe first")
@@ -185,7 +186,7 @@ def create_portal_session(caller: Caller) -> dict[str, Any]:
 
 def subscription_state(caller: Caller) -> dict[str, Any]:
     """The caller's record (one DynamoDB read, nothing else), features only while subscribed."""
-    return public_state(users.get_user(caller.user_id) or {})
+    return public_state(users.store().get_user(caller.user_id) or {})
 
 
 def public_state(record: dict[str, Any]) -> dict[str, Any]:

@@ -112,9 +112,9 @@ def test_promotion_codes_and_automatic_tax_reach_checkout(
 ) -> None:
     monkeypatch.setenv("ALLOW_PROMOTION_CODES", "true")
     monkeypatch.setenv("AUTOMATIC_TAX", "true")
-    from shared.config import reset_runtime_config
+    from tools.harness import reset_runtime_caches
 
-    reset_runtime_config()
+    reset_runtime_caches()
     assert checkout(world, subscription, MONTHLY_PRICE)["statusCode"] == 200
     params = session_request(world).params
     assert params["allow_promotion_codes"] == "true"
@@ -187,9 +187,9 @@ def test_checkout_and_portal_return_to_the_configured_paths(
     monkeypatch.setenv("CHECKOUT_SUCCESS_PATH", "/welcome")
     monkeypatch.setenv("CHECKOUT_CANCEL_PATH", "/pricing")
     monkeypatch.setenv("PORTAL_RETURN_PATH", "/settings/billing")
-    from shared.config import reset_runtime_config
+    from tools.harness import reset_runtime_caches
 
-    reset_runtime_config()
+    reset_runtime_caches()
     assert checkout(world, subscription, MONTHLY_PRICE)["statusCode"] == 200
     params = session_request(world).params
     assert params["success_url"] == world.frontend + "/welcome?session_id={CHECKOUT_SESSION_ID}"

@@ -100,10 +100,10 @@ def test_a_new_version_is_read_after_the_ttl_or_a_refresh(world: BillingWorld) -
 def test_a_missing_secret_arn_is_a_clear_error(
     world: BillingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.config import reset_runtime_config
+    from tools.harness import reset_runtime_caches
 
     monkeypatch.delenv("SECRET_ARN")
-    reset_runtime_config()
+    reset_runtime_caches()
     secrets.reset_cache()
     with pytest.raises(SecretsError, match="SECRET_ARN is not set"):
         secrets.get_secret("stripe_secret_key")

@@ -305,13 +305,13 @@ def test_dynamodb_unavailable_is_500_and_the_retry_applies(
     world: BillingWorld, webhook: ModuleType, known_user: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     event = world.stripe.event("customer.subscription.updated", subscription_obj(world))
-    from shared.config import reset_runtime_config
+    from tools.harness import reset_runtime_caches
 
     monkeypatch.setenv("EVENTS_TABLE", "no-such-table")
-    reset_runtime_config()
+    reset_runtime_caches()
     assert world.deliver(webhook, event)["statusCode"] == 500
     monkeypatch.setenv("EVENTS_TABLE", world.events_table)
-    reset_runtime_config()
+    reset_runtime_caches()
     assert body(world.deliver(webhook, event))["outcome"] == "applied"
 
 
