@@ -189,3 +189,15 @@ def test_the_plan_is_deterministic_and_shows_what_a_reviewer_needs(
     component = lines.index("  BillingFunction subscription")
     function = next(i for i, line in enumerate(lines) if "Function subscription-function" in line)
     assert function > component and lines[function].startswith("    aws:lambda"), "nested"
+
+
+def test_the_dev_plan_is_unchanged_apart_from_ordering(capsys: pytest.CaptureFixture[str]) -> None:
+    """What `make plan` prints for dev, as recorded in tests/data/plan-dev.sorted.txt (sorted,
+    without the archives' content hashes): a restructure changes none of it. An intended change
+    re-records the file, and its diff shows what the plan now says differently."""
+    assert plan.main(["--stack", "dev"]) == 0
+    lines = sorted(
+        line for line in capsys.readouterr().out.splitlines() if "sourceCodeHash" not in line
+    )
+    recorded = (REPO_ROOT / "tests" / "data" / "plan-dev.sorted.txt").read_text().splitlines()
+    assert lines == recorded
