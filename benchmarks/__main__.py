@@ -34,18 +34,28 @@ from tools.harness import (
 Row = tuple[str, str, str]
 
 
-def _signed_update(world: BillingWorld, user_id: str, customer: str) -> dict[str, Any]:
+def _signed_updates(
+    world: BillingWorld, user_id: str, customer: str, count: int
+) -> list[dict[str, Any]]:
+    """`count` updates of the one subscription the user's record follows, a second apart (the
+    common path: each settles from its own object; an event about another subscription, or of
+    the stored state's second, would re-read Stripe instead)."""
     subscription = world.stripe.create_subscription(customer, MONTHLY_PRICE, user_id=user_id)
-    event = world.stripe.event("customer.subscription.updated", subscription)
-    payload, header = world.stripe.signed(event, world.document["stripe_webhook_secret"])
-    return world.webhook_request(payload, header)
+    first = int(time.time())
+    requests = []
+    for index in range(count):
+        event = world.stripe.event("customer.subscription.updated", subscription, first + index)
+        payload, header = world.stripe.signed(event, world.document["stripe_webhook_secret"])
+        requests.append(world.webhook_request(payload, header))
+    return requests
 
 
 def bench_cold_start(env: environment.Emulators, repeats: int) -> list[Row]:
     world, variables = env.deploy()
     world.put_user("user-cold", stripeCustomerId="cus_cold", email="cold@example.com")
-    # Webhook events create subscriptions in the fake: another customer keeps checkout valid.
+    # Webhook events update a subscription in the fake: another customer keeps checkout valid.
     world.put_user("user-events", stripeCustomerId="cus_events")
+    updates = iter(_signed_updates(world, "user-events", "cus_events", 4 * repeats + 4))
 
     def event(route: str) -> dict[str, Any]:
         if route == "GET /subscription/prices":
@@ -57,7 +67,7 @@ def bench_cold_start(env: environment.Emulators, repeats: int) -> list[Row]:
             return world.api_event("POST", "/subscription/checkout", body, user_id="user-cold")
         if route == "POST /subscription/portal":
             return world.api_event("POST", "/subscription/portal", user_id="user-cold")
-        return _signed_update(world, "user-events", "cus_events")
+        return next(updates)
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -98,7 +108,7 @@ def bench_warm_path(env: environment.Emulators, invocations: int) -> list[Row]:
         subscription.handler(make(0), None)  # warm
         samples = warm_path.invoke_many(_serving(subscription, make), invocations)
         rows.append(_warm_row(f"warm: {route}", samples))
-    events = [_signed_update(world, "user-1", "cus_warm") for _ in range(invocations + 1)]
+    events = _signed_updates(world, "user-1", "cus_warm", invocations + 1)
     webhook.handler(events[0], None)
     samples = warm_path.invoke_many(lambda i: webhook.handler(events[i + 1], None), invocations)
     rows.append(_warm_row("warm: webhook customer.subscription.updated", samples))

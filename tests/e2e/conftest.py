@@ -8,9 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from tools.local.emulators import running_moto, running_stripe_fake
 from tools.local.stack import REGION, DeployedStack
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import base_config, run_program
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    """moto's server, one per test module."""
+    with running_moto() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def stripe_fake() -> Iterator[StripeFake]:
+    """The Stripe emulator, one per test module."""
+    with running_stripe_fake() as fake:
+        yield fake
 
 
 @contextmanager

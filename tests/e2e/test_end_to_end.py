@@ -10,22 +10,9 @@ import pytest
 
 from tests.e2e.conftest import deployed_dev_stack
 from tests.support.billing_world import fake_webhook_secret
-from tools.local.emulators import running_moto, running_stripe_fake
 from tools.local.stack import DeployedStack
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import base_config, fake_stripe_key, run_program
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with running_moto() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def stripe_fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -53,18 +53,6 @@ WEBHOOK_PROCESSES = 4
 # -- the stacks ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with running_moto() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def stripe_fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as fake:
-        yield fake
-
-
 def _no_secret_in(stack: DeployedStack, logs: str) -> None:
     for value in stack.document.values():
         if isinstance(value, str):  # the keys; the catalog object is public

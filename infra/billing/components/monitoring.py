@@ -189,35 +189,17 @@ class Monitoring(pulumi.ComponentResource):
     @staticmethod
     def _log_metric_filters(name: str, args: MonitoringArgs, child: pulumi.ResourceOptions) -> None:
         """The webhook's answers, and duplicate subscriptions wherever one can be decided."""
+        webhook = webhook_metrics_namespace(args.prefix)
         for log_metric in webhook_log_metrics():
-            aws.cloudwatch.LogMetricFilter(
-                f"{name}-webhook-{log_metric.metric}",
-                name=f"{args.prefix}-webhook-{log_metric.metric}",
-                log_group_name=args.webhook_log_group,
-                pattern=log_metric.pattern,
-                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
-                    name=log_metric.metric,
-                    namespace=webhook_metrics_namespace(args.prefix),
-                    value="1",
-                    unit="Count",
-                ),
-                opts=child,
-            )
+            _count_lines(f"{name}-webhook-{log_metric.metric}",
+                         f"{args.prefix}-webhook-{log_metric.metric}",
+                         args.webhook_log_group, log_metric, webhook, child)  # fmt: skip
         duplicates = duplicate_subscription_metric()
         for function, log_group in args.outcome_log_groups.items():
-            aws.cloudwatch.LogMetricFilter(
-                f"{name}-{function}-duplicate-subscriptions",
-                name=f"{args.prefix}-{function}-duplicate-subscriptions",
-                log_group_name=log_group,
-                pattern=duplicates.pattern,
-                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
-                    name=duplicates.metric,
-                    namespace=billing_metrics_namespace(args.prefix),
-                    value="1",
-                    unit="Count",
-                ),
-                opts=child,
-            )
+            _count_lines(f"{name}-{function}-duplicate-subscriptions",
+                         f"{args.prefix}-{function}-duplicate-subscriptions",
+                         log_group, duplicates, billing_metrics_namespace(args.prefix),
+                         child)  # fmt: skip
 
     @staticmethod
     def _alarm(
@@ -246,6 +228,27 @@ class Monitoring(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
+
+
+def _count_lines(
+    logical_name: str,
+    name: str,
+    log_group: pulumi.Input[str],
+    metric: LogMetric,
+    namespace: str,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """A metric filter counting the log group's lines that match `metric`'s pattern."""
+    aws.cloudwatch.LogMetricFilter(
+        logical_name,
+        name=name,
+        log_group_name=log_group,
+        pattern=metric.pattern,
+        metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+            name=metric.metric, namespace=namespace, value="1", unit="Count"
+        ),
+        opts=child,
+    )
 
 
 def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
