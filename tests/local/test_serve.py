@@ -46,11 +46,18 @@ def api(served: Served, method: str, path: str, body: Any = None, token: str | N
     return status, json.loads(payload)
 
 
+def shell_environment(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell: no make above it (under `make test`, a nested make
+    would print "Entering directory" lines that a user's own `make` never prints)."""
+    nested = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKE_TERMOUT", "MAKE_TERMERR")
+    return {**{k: v for k, v in os.environ.items() if k not in nested}, **extra}
+
+
 def make_token(user: str) -> str:
     """`TOKEN=$(make token USER=...)`, as the README has it: stdout is the token alone."""
     result = subprocess.run(
         ["make", "token", f"USER={user}"], cwd=REPO_ROOT, capture_output=True, text=True,
-        check=True,
+        check=True, env=shell_environment(),
     )  # fmt: skip
     token = result.stdout.strip()
     assert len(token.splitlines()) == 1 and token.count(".") == 2, result.stdout
@@ -109,13 +116,13 @@ def test_the_whole_flow_with_the_emulator(served: Served) -> None:
     completed = subprocess.run(  # no PORT=: it finds the running server's port itself
         ["make", "complete-checkout", f"SESSION={checkout['sessionId']}"],
         cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-        env={**os.environ, "SERVE_PORT_FILE": str(served.port_file)},
+        env=shell_environment(SERVE_PORT_FILE=str(served.port_file)),
     )  # fmt: skip
     assert completed.stdout.strip().startswith(served.base_url + "/billing/success?session_id=")
     assert f"paid {checkout['sessionId']}: Pro (monthly), 29.00 USD" in completed.stderr
     again = subprocess.run(
         ["make", "complete-checkout", f"SESSION={checkout['sessionId']}", f"PORT={served.port}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False, env=shell_environment(),
     )  # fmt: skip
     assert again.returncode != 0 and "Traceback" not in again.stderr
     assert "not paid: checkout session" in again.stderr and "is complete" in again.stderr
