@@ -64,20 +64,34 @@ class SecretKey:
     )
 
 
+class Event:
+    """The Stripe event types the webhook applies (`shared.processing.DISPATCH` keys them)."""
+
+    CHECKOUT_COMPLETED = "checkout.session.completed"
+    SUBSCRIPTION_CREATED = "customer.subscription.created"
+    SUBSCRIPTION_UPDATED = "customer.subscription.updated"
+    SUBSCRIPTION_PAUSED = "customer.subscription.paused"
+    SUBSCRIPTION_RESUMED = "customer.subscription.resumed"
+    SUBSCRIPTION_DELETED = "customer.subscription.deleted"
+    INVOICE_PAID = "invoice.paid"
+    INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+    CUSTOMER_UPDATED = "customer.updated"
+
+
 #: The Stripe events the webhook applies and the endpoint subscribes to. Stripe sends both
 #: `invoice.paid` and `invoice.payment_succeeded` for one payment: only `invoice.paid` is
 #: handled (it also covers invoices paid out of band), so a payment costs one Stripe read.
 #: Adding one updates the endpoint in place: its signing secret does not change.
 WEBHOOK_EVENTS: tuple[str, ...] = (
-    "checkout.session.completed",
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.paused",
-    "customer.subscription.resumed",
-    "customer.subscription.deleted",
-    "invoice.paid",
-    "invoice.payment_failed",
-    "customer.updated",
+    Event.CHECKOUT_COMPLETED,
+    Event.SUBSCRIPTION_CREATED,
+    Event.SUBSCRIPTION_UPDATED,
+    Event.SUBSCRIPTION_PAUSED,
+    Event.SUBSCRIPTION_RESUMED,
+    Event.SUBSCRIPTION_DELETED,
+    Event.INVOICE_PAID,
+    Event.INVOICE_PAYMENT_FAILED,
+    Event.CUSTOMER_UPDATED,
 )
 
 

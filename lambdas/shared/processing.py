@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import contract, customer_state, event_claims, users
-from shared.contract import STRIPE_API_VERSION
+from shared.contract import STRIPE_API_VERSION, Event
 from shared.log import bind, get_logger
 from shared.stripe_client import call_stripe
 from shared.subscription_state import MalformedObjectError, stripe_id, subscription_fields
@@ -78,17 +78,17 @@ def on_subscription_deleted(subscription: Mapping[str, Any]) -> dict[str, Any] |
 
 _SUBSCRIPTION = Handling(_always, subscription_fields)
 _PAYMENT = Handling(lambda invoice: _invoice_subscription(invoice) is not None)
-_CUSTOMER_UPDATED = "customer.updated"
+_CUSTOMER_UPDATED = Event.CUSTOMER_UPDATED
 
 DISPATCH: dict[str, Handling] = {
-    "checkout.session.completed": Handling(_is_subscription_checkout),
-    "customer.subscription.created": _SUBSCRIPTION,
-    "customer.subscription.updated": _SUBSCRIPTION,
-    "customer.subscription.paused": _SUBSCRIPTION,
-    "customer.subscription.resumed": _SUBSCRIPTION,
-    "customer.subscription.deleted": Handling(_always, on_subscription_deleted),
-    "invoice.paid": _PAYMENT,
-    "invoice.payment_failed": _PAYMENT,
+    Event.CHECKOUT_COMPLETED: Handling(_is_subscription_checkout),
+    Event.SUBSCRIPTION_CREATED: _SUBSCRIPTION,
+    Event.SUBSCRIPTION_UPDATED: _SUBSCRIPTION,
+    Event.SUBSCRIPTION_PAUSED: _SUBSCRIPTION,
+    Event.SUBSCRIPTION_RESUMED: _SUBSCRIPTION,
+    Event.SUBSCRIPTION_DELETED: Handling(_always, on_subscription_deleted),
+    Event.INVOICE_PAID: _PAYMENT,
+    Event.INVOICE_PAYMENT_FAILED: _PAYMENT,
     _CUSTOMER_UPDATED: Handling(_always),
 }
 if set(DISPATCH) != set(contract.WEBHOOK_EVENTS):  # pragma: no cover - a programming error
@@ -111,7 +111,7 @@ def user_id_for(event_type: str, obj: Mapping[str, Any]) -> str | None:
     if metadata is not None and not isinstance(metadata, Mapping):
         raise MalformedObjectError("metadata is not an object")
     named = (metadata or {}).get(contract.USER_METADATA_KEY) or (
-        obj.get("client_reference_id") if event_type == "checkout.session.completed" else None
+        obj.get("client_reference_id") if event_type == Event.CHECKOUT_COMPLETED else None
     )
     return named if isinstance(named, str) and named else None
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 #: Stripe statuses that count as subscribed (`shared.entitlement`, re-exported for the store).
+from shared.contract import OTHER_STACK_OUTCOME
 from shared.entitlement import ENTITLED_STATUSES
 
 __all__ = ["ENTITLED_STATUSES"]
@@ -36,7 +37,7 @@ class EventOutcome(StrEnum):
     DUPLICATE = "duplicate"
     STALE = "stale"
     UNKNOWN_USER = "unknown_user"
-    OTHER_STACK = "other_stack"
+    OTHER_STACK = OTHER_STACK_OUTCOME
     """The object belongs to another stack, or its customer is not the user's."""
     UNSETTLED = "unsettled"
     """Only a fresh read of Stripe settles it: the state is neither surely older nor surely newer

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from shared import secrets
 from shared.config import runtime_config
-from shared.contract import STRIPE_API_VERSION
+from shared.contract import STRIPE_API_VERSION, SecretKey
 
 #: Seconds per HTTP attempt; with one retry the worst case stays under the 15 s function timeout.
 HTTP_TIMEOUT_SECONDS = 5
@@ -49,7 +49,7 @@ def build_client(api_key: str) -> stripe.StripeClient:
 def stripe_client() -> stripe.StripeClient:
     """The client for the current runtime key, rebuilt only when the key changes."""
     global _client
-    api_key = secrets.require_secret("stripe_secret_key")
+    api_key = secrets.require_secret(SecretKey.STRIPE_SECRET_KEY)
     with _lock:
         if _client is None or _client[0] != api_key:
             _client = (api_key, build_client(api_key))

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from shared import secrets
+from shared.contract import SecretKey
 from stripe_webhook.signature import SignatureError, read_timestamp, verify_signature
 
 TOLERANCE_SECONDS = 300
@@ -32,13 +33,13 @@ def verify_event(payload: bytes, signature_header: str | None) -> dict[str, Any]
     except UnicodeDecodeError:
         raise InvalidWebhookError("body is not UTF-8") from None
     _refuse_future_timestamp(signature_header)
-    secret = secrets.require_secret("stripe_webhook_secret")
+    secret = secrets.require_secret(SecretKey.STRIPE_WEBHOOK_SECRET)
     try:
         _verify(text, signature_header, secret)
     except InvalidWebhookError:
         if not secrets.refresh_secrets_if_allowed():
             raise
-        fresh = secrets.require_secret("stripe_webhook_secret")
+        fresh = secrets.require_secret(SecretKey.STRIPE_WEBHOOK_SECRET)
         if fresh == secret:
             raise
         _verify(text, signature_header, fresh)

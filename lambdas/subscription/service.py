@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared import catalog, customer_state, secrets, users
 from shared.config import runtime_config
+from shared.contract import SecretKey
 from shared.entitlement import ENTITLED_STATUSES
 from shared.http import Caller, HttpError
 from shared.log import get_logger
@@ -171,7 +172,7 @@ def create_portal_session(caller: Caller) -> dict[str, Any]:
     customer_id = record.get("stripeCustomerId")
     if not customer_id:
         raise HttpError(400, "No billing account yet: subscribe first")
-    configuration = secrets.require_secret("stripe_portal_configuration_id")
+    configuration = secrets.require_secret(SecretKey.STRIPE_PORTAL_CONFIGURATION_ID)
     session = call_stripe(
         lambda client: client.v1.billing_portal.sessions.create(
             params={
