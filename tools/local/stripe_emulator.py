@@ -581,13 +581,7 @@ def _list_subscriptions(state: StripeState, params: Mapping[str, str]) -> dict[s
         )
     ]
     found.sort(key=lambda obj: obj.get("created") or 0, reverse=True)
-    limit = int(params.get("limit", 10))
-    return {
-        "object": "list",
-        "data": found[:limit],
-        "has_more": len(found) > limit,
-        "url": "/v1/subscriptions",
-    }
+    return _first_page(found, params, "/v1/subscriptions")
 
 
 def _public(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -604,13 +598,13 @@ def _list_sessions(state: StripeState, params: Mapping[str, str]) -> dict[str, A
         and obj.get("status") == params.get("status", obj.get("status"))
     ]
     found.sort(key=lambda obj: (obj.get("created") or 0, obj["id"]), reverse=True)
+    return _first_page(found, params, "/v1/checkout/sessions")
+
+
+def _first_page(found: list[dict[str, Any]], params: Mapping[str, str], url: str) -> dict[str, Any]:
+    """The first `limit` (default 10) of a list, newest first, as Stripe pages it."""
     limit = int(params.get("limit", 10))
-    return {
-        "object": "list",
-        "data": found[:limit],
-        "has_more": len(found) > limit,
-        "url": "/v1/checkout/sessions",
-    }
+    return {"object": "list", "data": found[:limit], "has_more": len(found) > limit, "url": url}
 
 
 def _expire_session(state: StripeState, session_id: str) -> tuple[int, dict[str, Any]]:
