@@ -44,13 +44,29 @@ class RecordedRequest:
     idempotency_key: str | None
 
 
+#: How long Stripe keeps an idempotency key's result.
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class IdempotentResult:
+    """What a key was first used for, and what it answered then."""
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...]
+    payload: dict[str, Any]
+    at: float
+
+
 @dataclass
 class StripeState:
     """Objects by id, the keys Stripe accepts and every request seen."""
 
     valid_keys: set[str] = field(default_factory=set)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idempotent: dict[str, IdempotentResult] = field(default_factory=dict)
+    """Each Idempotency-Key's first request and answer (kept 24 hours, as Stripe keeps them)."""
     requests: list[RecordedRequest] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     """Events Stripe would list, each with `_delivered` (its delivery_success)."""
@@ -346,12 +362,20 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
                         idempotency_key,
                     )
                 )
-                status, payload = self._route(method, url.path, params, api_key, idempotency_key)
+                replayed = _replay(state, method, url.path, params, idempotency_key)
+                if replayed is None:
+                    status, payload = self._route(
+                        method, url.path, params, api_key, idempotency_key
+                    )
+                else:
+                    status, payload = replayed
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Request-Id", new_id("req"))
+            if replayed is not None and status == 200:
+                self.send_header("Idempotent-Replayed", "true")
             self.end_headers()
             self.wfile.write(data)
 
@@ -368,12 +392,12 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
             if state.fail_next > 0:
                 state.fail_next -= 1
                 return _error(400, "invalid_request_error", "Simulated failure", "simulated")
-            if method == "POST" and idempotency_key and idempotency_key in state.idempotent:
-                return 200, state.idempotent[idempotency_key]
             parts = path.strip("/").split("/")
             status, payload = self._dispatch(method, parts, params)
             if method == "POST" and idempotency_key and status == 200:
-                state.idempotent[idempotency_key] = payload
+                state.idempotent[idempotency_key] = IdempotentResult(
+                    method, path, tuple(sorted(params.items())), payload, time.time()
+                )
             return status, payload
 
         def _dispatch(
@@ -485,6 +509,32 @@ def _handler_for(fake: StripeFake) -> type[BaseHTTPRequestHandler]:
             return _error(404, "invalid_request_error", f"Unrecognized request URL ({method})")
 
     return Handler
+
+
+def _replay(
+    state: StripeState,
+    method: str,
+    path: str,
+    params: Mapping[str, str],
+    key: str | None,
+) -> tuple[int, dict[str, Any]] | None:
+    """As Stripe: a key's first answer again for the same request (`Idempotent-Replayed`), a
+    400 `idempotency_error` for other parameters or another endpoint; expired after 24 hours."""
+    if method != "POST" or not key or key not in state.idempotent:
+        return None
+    first = state.idempotent[key]
+    if time.time() - first.at > IDEMPOTENCY_SECONDS:
+        del state.idempotent[key]
+        return None
+    if (first.method, first.path, first.params) != (method, path, tuple(sorted(params.items()))):
+        return _error(
+            400,
+            "idempotency_error",
+            "Keys for idempotent requests can only be used with the same parameters they were "
+            "first used with. Try using a key other than "
+            f"'{key}' if you meant to execute a different request.",
+        )
+    return 200, first.payload
 
 
 def _page(data: list[dict[str, Any]], url: str) -> dict[str, Any]:
