@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from shared.contract import Env
 from tools.local.emulators import aws_client
 from tools.local.stack import table_definition
 from tools.local.stripe_emulator import StripeFake
@@ -268,11 +269,11 @@ def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, 
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL": moto_endpoint,
-        "SECRET_ARN": world.secret_arn,
-        "STRIPE_API_BASE": stripe.base_url,
+        Env.SECRET_ARN: world.secret_arn,
+        Env.STRIPE_API_BASE: stripe.base_url,
     }
-    world.frontend = environment["FRONTEND_DOMAIN"]
-    assert environment["STACK_ID"] == STACK_ID, "the program's stack identity"
+    world.frontend = environment[Env.FRONTEND_DOMAIN]
+    assert environment[Env.STACK_ID] == STACK_ID, "the program's stack identity"
     return world, environment
 
 

@@ -20,7 +20,11 @@ from typing import Any
 
 from shared import users
 from shared.config import runtime_config
-from shared.contract import DUPLICATE_SUBSCRIPTION_OUTCOME, STACK_METADATA_KEY
+from shared.contract import (
+    DUPLICATE_SUBSCRIPTION_OUTCOME,
+    STACK_METADATA_KEY,
+    USER_METADATA_KEY,
+)
 from shared.entitlement import deciding_subscription, entitled_subscriptions
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
@@ -40,7 +44,7 @@ def stack_id() -> str:
 
 def stack_metadata(user_id: str) -> dict[str, str]:
     """The metadata every customer, Checkout Session and subscription this stack makes carries."""
-    return {"userId": user_id, STACK_METADATA_KEY: stack_id()}
+    return {USER_METADATA_KEY: user_id, STACK_METADATA_KEY: stack_id()}
 
 
 def of_other_stack(metadata: Any) -> bool:

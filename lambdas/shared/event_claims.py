@@ -11,7 +11,6 @@ Stripe delivers it again later.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +50,8 @@ def claim(
 
 
 def _try_claim(event_id: str, event_type: str) -> tuple[str | None, EventSeen | None]:
+    import uuid  # only a claim needs it: not on every cold start's import path
+
     from botocore.exceptions import ClientError
 
     token = uuid.uuid4().hex

@@ -146,7 +146,7 @@ def serve(stack_name: str, port: int) -> int:
                 emulator,
                 BUILD_DIR / "local" / "functions",
                 document=document,
-                environment={"FRONTEND_DOMAIN": frontend},  # logLevel: the stack's own
+                environment={contract.Env.FRONTEND_DOMAIN: frontend},  # logLevel: the stack's own
                 logs=None,
             )
             started.callback(stack.stop)

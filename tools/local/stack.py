@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from shared.contract import Env
 from tools.local.emulators import aws_client
 from tools.local.lambda_container import LambdaContainer, extract, runtime_packages
 from tools.local.stripe_emulator import StripeFake
@@ -96,8 +97,8 @@ class DeployedStack:
     def _environment(self, function: Registration) -> dict[str, str]:
         variables = dict(function.inputs["environment"]["variables"])
         declared_arn = self.recording.one("aws:secretsmanager/secret:Secret").outputs["arn"]
-        assert variables["SECRET_ARN"] == declared_arn
-        variables["SECRET_ARN"] = self.secret_arn
+        assert variables[Env.SECRET_ARN] == declared_arn
+        variables[Env.SECRET_ARN] = self.secret_arn
         emulators = {
             "AWS_ENDPOINT_URL": self.moto,
             "AWS_DEFAULT_REGION": REGION,
@@ -105,7 +106,7 @@ class DeployedStack:
             "AWS_SECRET_ACCESS_KEY": "testing",
         }
         if self._stripe is not None:
-            emulators["STRIPE_API_BASE"] = self._stripe.base_url
+            emulators[Env.STRIPE_API_BASE] = self._stripe.base_url
         return {**variables, **emulators, **_runtime_logging(function), **self._extra_environment}
 
     def _routes(self) -> dict[str, Route]:

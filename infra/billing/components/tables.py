@@ -56,17 +56,17 @@ class BillingTables(pulumi.ComponentResource):
         users = aws.dynamodb.Table(
             f"{name}-users",
             name=args.users_table_name,
-            hash_key="userId",
+            hash_key=contract.Table.USER_ID,
             attributes=[
-                aws.dynamodb.TableAttributeArgs(name="userId", type="S"),
-                aws.dynamodb.TableAttributeArgs(name="stripeCustomerId", type="S"),
+                aws.dynamodb.TableAttributeArgs(name=contract.Table.USER_ID, type="S"),
+                aws.dynamodb.TableAttributeArgs(name=contract.Table.CUSTOMER_ID, type="S"),
             ],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
                     name=CUSTOMER_INDEX_NAME,
                     key_schemas=[
                         aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
-                            attribute_name="stripeCustomerId", key_type="HASH"
+                            attribute_name=contract.Table.CUSTOMER_ID, key_type="HASH"
                         )
                     ],
                     projection_type="KEYS_ONLY",
@@ -77,8 +77,8 @@ class BillingTables(pulumi.ComponentResource):
         events = aws.dynamodb.Table(
             f"{name}-stripe-events",
             name=args.events_table_name,
-            hash_key="eventId",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="eventId", type="S")],
+            hash_key=contract.Table.EVENT_ID,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=contract.Table.EVENT_ID, type="S")],
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=EVENT_EXPIRY_ATTRIBUTE, enabled=True),
             **common,
         )
