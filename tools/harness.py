@@ -122,6 +122,8 @@ class BillingWorld:
 
         serializer = TypeSerializer()
         item = {"userId": user_id, **fields}
+        if "stripeCustomerId" in fields:  # a stored customer exists in Stripe, as in life
+            self.stripe.ensure_customer(fields["stripeCustomerId"], email=fields.get("email"))
         self.boto("dynamodb").put_item(
             TableName=self.users_table,
             Item={key: serializer.serialize(value) for key, value in item.items()},

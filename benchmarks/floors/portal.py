@@ -26,6 +26,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         secret["stripe_secret_key"], base_addresses={"api": os.environ["STRIPE_API_BASE"]}
     )
     portal = client.v1.billing_portal.sessions.create(
-        params={"customer": record["stripeCustomerId"]["S"]}
+        params={
+            "customer": record["stripeCustomerId"]["S"],
+            "configuration": secret["stripe_portal_configuration_id"],
+        }
     )
     return {"statusCode": 200, "body": json.dumps({"url": portal.url})}

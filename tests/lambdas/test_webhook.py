@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared import stripe_client
 from tests.support.billing_world import (
     ANNUAL_PRICE,
     MONTHLY_PRICE,
@@ -291,7 +292,8 @@ def test_a_failed_write_is_500_and_stripes_retry_then_succeeds(
         subscription=session_sub["id"],
     )
     event = world.stripe.event("checkout.session.completed", session)
-    world.stripe.state.fail_next = 1  # Stripe fails the subscription retrieval once
+    # Stripe is down for the subscription's retrieval and the client's one retry.
+    world.stripe.state.fail_next = 1 + stripe_client.MAX_NETWORK_RETRIES
     first = world.deliver(webhook, event)
     assert first["statusCode"] == 500
     assert world.processed_event_ids() == set(), "a failed event must not be marked processed"

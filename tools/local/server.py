@@ -137,7 +137,7 @@ class LocalApi:
             if session_id not in self.emulator.state.objects:
                 return _json(404, {"error": "No such checkout session"})
             price = self.emulator.state.objects.get(
-                self.emulator.state.objects[session_id].get("_price", ""), {}
+                self.emulator.state.objects[session_id]["_items"][0][0], {}
             )
             try:
                 redirect = self.emulator.pay_checkout(session_id)
