@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    clock,
     cold_start,
     dynamodb_cost,
     environment,
@@ -232,6 +233,18 @@ def bench_package_size() -> list[Row]:
     return rows
 
 
+def bench_clock(repeats: int) -> list[Row]:
+    rows: list[Row] = []
+    for customers in (1, 3):
+        runs = [clock.simulate_year(customers) for _ in range(repeats)]
+        rows.append((
+            f"emulator: a year of monthly renewals, {customers} customer(s) on one clock",
+            describe_ms([seconds for seconds, _ in runs]),
+            f"{runs[0][1]} events delivered to a webhook endpoint",
+        ))  # fmt: skip
+    return rows
+
+
 def bench_program(repeats: int) -> list[Row]:
     script = (
         "import sys, time; sys.path[:0] = ['infra', 'lambdas', '.']; start = time.perf_counter();"
@@ -259,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_secret_calls(env, 1000 if not args.quick else 50)
         rows += bench_dynamodb(env, sizes)
         rows += bench_reconciliation(env, 50 if args.quick else 250)
+    rows += bench_clock(repeats)
     rows += bench_package_size()
     rows += bench_program(3 if not args.quick else 1)
     print(f"# make bench — {datetime.date.today()} — Python {platform.python_version()}, "

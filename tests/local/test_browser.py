@@ -333,3 +333,36 @@ def test_catalog_text_is_shown_as_text_never_as_html(served: Served, browser: ob
     assert plans.find_elements(By.TAG_NAME, "b") == []
     assert plans.text.count(hostile) == 4  # name, description, feature, and the button's name
     assert driver.title == "saas-billing demo"
+
+
+def test_the_clock_buttons_end_a_trial_and_renew(served: Served, browser: object) -> None:
+    """Offline, the page's "advance" buttons move the emulator's clocks: a pro trial ends and
+    converts (the state says active), and a month later the period end moves on."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as until
+
+    driver = _driver(browser)
+    wait = _wait(driver)
+    driver.get(served.base_url + "/")
+    wait.until(until.visibility_of_element_located((By.ID, "advance-day")))
+    driver.find_element(By.ID, "user").clear()
+    driver.find_element(By.ID, "user").send_keys("tina")
+    driver.find_element(By.ID, "sign-in").click()
+    wait.until(until.text_to_be_present_in_element((By.ID, "who"), "signed in as tina"))
+    wait.until(until.presence_of_element_located((By.ID, "buy-pro-monthly"))).click()
+    wait.until(until.presence_of_element_located((By.ID, "pay"))).click()
+    wait.until(
+        until.text_to_be_present_in_element((By.ID, "state"), '"subscriptionStatus": "trialing"')
+    )
+    trial_end = json.loads(driver.find_element(By.ID, "state").text)["currentPeriodEnd"]
+    driver.find_element(By.ID, "advance-month").click()
+    wait.until(
+        until.text_to_be_present_in_element((By.ID, "state"), '"subscriptionStatus": "active"')
+    )
+    converted = json.loads(driver.find_element(By.ID, "state").text)["currentPeriodEnd"]
+    assert converted > trial_end
+    driver.find_element(By.ID, "advance-month").click()
+    wait.until(
+        lambda d: json.loads(d.find_element(By.ID, "state").text)["currentPeriodEnd"] > converted
+    )
+    assert driver.find_element(By.ID, "frozen-time").text != ""

@@ -138,6 +138,8 @@ def serve(stack_name: str, port: int) -> int:
                 )
             else:
                 emulator = StripeFake(hosted_pages=True).start()
+                # Each customer on a test clock of its own: the demo page's "advance" buttons.
+                emulator.state.settings.clock_per_customer = True
                 started.callback(emulator.stop)
                 emulator.stock(document)
             stack = DeployedStack(

@@ -145,7 +145,25 @@ class LocalApi:
                 return _json(400, {"error": str(error)})
             paid = {key: price.get(key) for key in ("id", "unit_amount", "currency", "nickname")}
             return _json(200, {"redirect": redirect, "paid": paid})
+        if path == "/local/clock" and self.emulator:
+            return self._clock(method, request)
         return _json(404, NOT_FOUND)
+
+    def _clock(self, method: str, request: Mapping[str, Any]) -> Response:
+        """Offline only: the customers' test clocks (`GET`), and moving them all forward by
+        `{"days": 1..31}` or `{"months": 1..2}` (`POST`); answers once every event is in."""
+        assert self.emulator is not None
+        if method == "POST":
+            days, months = request.get("days", 0), request.get("months", 0)
+            valid = (type(days) is int and 1 <= days <= 31 and months == 0) or (
+                type(months) is int and 1 <= months <= 2 and days == 0
+            )
+            if not valid:
+                return _json(400, {"error": 'Send {"days": 1..31} or {"months": 1..2}'})
+            self.emulator.advance_all(days=days, months=months)
+        elif method != "GET":
+            return _json(405, {"error": "Method not allowed"})
+        return _json(200, {"clocks": self.emulator.clocks()})
 
 
 def _json(

@@ -309,7 +309,6 @@ def create_invoice(
         "object": "list",
         "data": lines,
         "has_more": False,
-        "total_count": len(lines),
         "url": f"/v1/invoices/{invoice_id}/lines",
     }
     state.objects[invoice_id] = invoice
@@ -476,26 +475,3 @@ def retry(
         end(state, subscription, now, "payment_failed")
     elif action == "unpaid":
         change_status(state, subscription, "unpaid")
-
-
-def run_until(
-    state: StripeState, subscriptions: list[dict[str, Any]], until: int, set_time: Any
-) -> int:
-    """Act on `subscriptions` in time order up to `until`; `set_time(t)` moves their clock.
-
-    Returns how many actions ran. Each action emits its events before the next one runs."""
-    actions = 0
-    while True:
-        due = [
-            (t, s["id"])
-            for s in subscriptions
-            if (t := next_due(state, s)) is not None and t <= until
-        ]
-        if not due:
-            return actions
-        when, subscription_id = min(due)
-        set_time(when)
-        act(state, state.objects[subscription_id], when)
-        actions += 1
-        if actions > 100000:
-            raise RuntimeError("billing did not settle")

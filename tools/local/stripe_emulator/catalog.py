@@ -19,14 +19,14 @@ def _newest(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _update(
     obj: dict[str, Any], params: Mapping[str, Any], names: tuple[str, ...]
 ) -> dict[str, Any]:
+    """Set the named fields given, merge metadata, and stamp `updated` where the kind has it."""
     for name in names:
         if name in params:
             obj[name] = params[name]
     if "metadata" in params:
         obj["metadata"] = merged_metadata(obj.get("metadata"), params["metadata"])
-    obj["updated"] = int(time.time()) if "updated" in obj else None
-    if obj["updated"] is None:
-        del obj["updated"]
+    if "updated" in obj:
+        obj["updated"] = int(time.time())
     return public(obj)
 
 

@@ -24,7 +24,8 @@ from tools.local.stripe_emulator import (  # noqa: F401  (each registers its rou
     portal,
     subscriptions,
 )
-from tools.local.stripe_emulator.objects import public
+from tools.local.stripe_emulator.objects import fixture, public
+from tools.local.stripe_emulator.periods import nth_period_end
 from tools.local.stripe_emulator.server import handler_for
 from tools.local.stripe_emulator.state import RecordedRequest, StripeState
 
@@ -214,7 +215,7 @@ class StripeFake:
         """A customer with this id exists (made without events when it did not)."""
         with self.state.lock:
             if customer_id not in self.state.objects:
-                customer = customers.fixture("customer")
+                customer = fixture("customer")
                 customer.update(
                     id=customer_id,
                     created=int(time.time()),
@@ -351,20 +352,25 @@ class StripeFake:
         assert clock, f"customer {customer_id} is on no test clock"
         return str(clock)
 
-    def advance(self, clock_id: str, seconds: int) -> dict[str, Any]:
-        """Advance one clock by `seconds` and return once every event is delivered."""
+    def advance(self, clock_id: str, seconds: int = 0, months: int = 0) -> dict[str, Any]:
+        """Advance one clock by `seconds` (or calendar `months`) and return once every event
+        is delivered."""
         with self.state.lock:
-            clock = self.state.get("test_helpers.test_clock", clock_id)
-            target = int(clock["frozen_time"]) + seconds
+            frozen = int(self.state.get("test_helpers.test_clock", clock_id)["frozen_time"])
+            target = nth_period_end(frozen, "month", 1, months) if months else frozen + seconds
             clocks.begin_advance(self.state, clock_id, target)
         clocks.run_advance(self, clock_id, target)
         return self.wait_for_clock(clock_id)
 
-    def advance_all(self, seconds: int) -> list[dict[str, Any]]:
-        """Advance every clock that has customers (local mode's "advance one day" button)."""
+    def clocks(self) -> list[dict[str, Any]]:
+        """The test clocks that have customers, oldest first."""
         with self.state.lock:
             ids = {c["test_clock"] for c in self.state.of_kind("customer") if c.get("test_clock")}
-        return [self.advance(clock_id, seconds) for clock_id in sorted(ids)]
+            return [public(self.state.objects[i]) for i in sorted(ids) if i in self.state.objects]
+
+    def advance_all(self, days: int = 0, months: int = 0) -> list[dict[str, Any]]:
+        """Advance every clock that has customers (local mode's "advance one day" button)."""
+        return [self.advance(c["id"], days * billing.DAY, months) for c in self.clocks()]
 
     def wait_for_clock(self, clock_id: str, timeout: float = 60) -> dict[str, Any]:
         """Block until a test clock is `ready` again (its advance delivered everything)."""

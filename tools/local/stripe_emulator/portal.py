@@ -24,12 +24,17 @@ from tools.local.stripe_emulator.subscriptions import apply_changes
 
 
 def _features(current: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Features as Stripe keeps them: given ones merged in, each product with its
+    `adjustable_quantity` (off unless asked for)."""
     merged = copy.deepcopy(current)
     for name, value in given.items():
         if isinstance(value, Mapping) and isinstance(merged.get(name), dict):
             merged[name] = _features(merged[name], value)
         else:
             merged[name] = copy.deepcopy(value)
+    for product in (merged.get("subscription_update") or {}).get("products") or []:
+        quantity = {"enabled": False, "maximum": None, "minimum": 1}
+        product["adjustable_quantity"] = {**quantity, **(product.get("adjustable_quantity") or {})}
     return merged
 
 

@@ -85,7 +85,6 @@ def start_subscription(
     subscription["items"] = {
         "object": "list",
         "has_more": False,
-        "total_count": len(items),
         "url": f"/v1/subscription_items?subscription={subscription_id}",
         "data": [billing.new_item(state, subscription_id, price, qty, now) for price, qty in items],
     }
@@ -314,7 +313,6 @@ def change_items(
                     "Remaining time",
                 )
             )
-    subscription["items"]["total_count"] = len(items)
     if behaviour == "none" or not proration or subscription["status"] == "trialing":
         return
     if behaviour == "always_invoice":
