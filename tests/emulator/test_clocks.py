@@ -245,3 +245,29 @@ def test_a_year_of_monthly_renewals(client: stripe.StripeClient, emulator: Strip
     assert period_of(client.v1.subscriptions.retrieve(subscription.id))[0] == nth_period_end(
         START, "month", 1, 12
     )
+
+
+def test_paused_collection_voids_the_renewal_invoice_until_it_resumes(
+    client: stripe.StripeClient, emulator: StripeFake
+) -> None:
+    clock, customer = on_clock(client)
+    subscription = subscribe(client, customer, monthly_price(client, 1500))
+    first_end = period_of(subscription)[1]
+    resumes = first_end + 10 * DAY
+    paused = client.v1.subscriptions.update(
+        subscription.id, params={"pause_collection": {"behavior": "void", "resumes_at": resumes}}
+    )
+    assert paused.pause_collection is not None and paused.pause_collection.behavior == "void"
+    advance(client, emulator, clock, first_end + 60)
+    voided = client.v1.invoices.list(params={"subscription": subscription.id}).data[0]
+    assert (voided.billing_reason, voided.status, voided.amount_paid) == (
+        "subscription_cycle",
+        "void",
+        0,
+    )
+    assert client.v1.subscriptions.retrieve(subscription.id).status == "active"
+    advance(client, emulator, clock, nth_period_end(START, "month", 1, 2) + 60)
+    resumed = client.v1.subscriptions.retrieve(subscription.id)
+    assert resumed.pause_collection is None
+    latest = client.v1.invoices.retrieve(str(resumed.latest_invoice))
+    assert (latest.status, latest.amount_paid) == ("paid", 1500)
