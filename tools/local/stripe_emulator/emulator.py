@@ -21,6 +21,7 @@ from tools.local.stripe_emulator import (  # noqa: F401  (each registers its rou
     customers,
     events,
     invoices,
+    meters,
     portal,
     subscriptions,
 )
@@ -112,6 +113,10 @@ class StripeFake:
                 "requests",
                 "events",
                 "outbox",
+                "meter_events",
+                "meter_identifiers",
+                "meter_errors",
+                "meter_sessions",
             ):
                 setattr(self.state, name, getattr(fresh, name))
             self.state.fail_next = 0
