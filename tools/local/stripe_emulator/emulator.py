@@ -152,6 +152,15 @@ class StripeFake:
         catalog_doc = document["stripe_catalog"]
         with self.state.lock:
             self.state.valid_keys.add(document["stripe_secret_key"])
+            for meter in catalog_doc.get("meters") or []:
+                if meter.get("meterId") not in self.state.objects:
+                    meters.add_meter(
+                        self.state,
+                        meter["name"],
+                        meter["eventName"],
+                        meter.get("aggregation") or "sum",
+                        meter_id=meter.get("meterId") or None,
+                    )
             products = []
             for plan in catalog_doc["plans"]:
                 product_id = plan.get("productId") or None
@@ -168,8 +177,30 @@ class StripeFake:
                         product=product_id,
                     )
                     prices.append(price["id"])
-                products.append({"product": product_id, "prices": prices})
+                self._stock_usage(plan, product_id, catalog_doc)
+                if prices:
+                    products.append({"product": product_id, "prices": prices})
             self.add_portal_configuration(document["stripe_portal_configuration_id"], products)
+
+    def _stock_usage(
+        self, plan: Mapping[str, Any], product_id: str, catalog_doc: Mapping[str, Any]
+    ) -> None:
+        """A plan's metered prices, on the meters the document names."""
+        by_id = {meter["id"]: meter.get("meterId") for meter in catalog_doc.get("meters") or []}
+        for meter_id, intervals in (plan.get("usage") or {}).items():
+            for interval, price in intervals.items():
+                catalog.add_price(
+                    self.state,
+                    product_id,
+                    catalog_doc["currency"],
+                    None,
+                    {"monthly": "month", "annual": "year"}[interval],
+                    price["id"],
+                    unit_amount_decimal=price["unitAmountDecimal"],
+                    usage_type="metered",
+                    meter=by_id.get(meter_id),
+                    nickname=f"{plan['name']} {meter_id} ({interval})",
+                )
 
     def add_price(
         self,
