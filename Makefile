@@ -9,7 +9,7 @@ IMPORT_ROOTS := $(VENV)/.import-roots
 PROGRAM_INSTALLED := $(VENV)/.installed-program
 ARGS ?=
 
-.PHONY: plan test lint bench serve token complete-checkout stripe-emulator up preview destroy clean
+.PHONY: plan test lint bench serve token complete-checkout usage stripe-emulator up preview destroy clean
 PORT ?= 8000
 
 # Installs say nothing on stdout (all of it goes to stderr), so TOKEN=$$(make token) on a fresh
@@ -58,6 +58,12 @@ token: $(IMPORT_ROOTS)
 complete-checkout: $(IMPORT_ROOTS)
 	@$(BIN)/python -m tools.local complete-checkout --session $(SESSION) \
 		$(if $(filter command line environment,$(origin PORT)),--port $(PORT))
+
+## usage: send a usage message to make serve's queue: make usage USER=alice METER=api-calls VALUE=5
+## [KEY=idempotency-key] (the usage function bills it to alice's Stripe customer)
+usage: $(IMPORT_ROOTS)
+	@$(BIN)/python -m tools.local usage --user $(USER) --meter $(METER) --value $(VALUE) \
+		$(if $(KEY),--key $(KEY))
 
 ## stripe-emulator: the offline Stripe on its own: make stripe-emulator [STRIPE_PORT=12111]
 ## [ACCOUNT_API_VERSION=2024-06-20] (any sk_test_ key; stock it through the API)

@@ -21,6 +21,7 @@ from benchmarks import (
     dynamodb_cost,
     environment,
     package_size,
+    usage_ingest,
     warm_path,
 )
 from benchmarks.naive import naive_fetch_secret
@@ -222,6 +223,27 @@ def bench_reconciliation(env: environment.Emulators, events: int) -> list[Row]:
     ]
 
 
+def bench_usage(env: environment.Emulators, events: int) -> list[Row]:
+    world, _ = env.deploy()
+    run = usage_ingest.through_the_function(world, events)
+    world, _ = env.deploy()
+    naive = usage_ingest.naive(world, events)
+    per_thousand = 1000 / events
+    cost = usage_ingest.cost_per_million(run.batch_ms_median)
+    total = sum(cost.values())
+    return [
+        (f"usage: events/s through one function, {events} events",
+         f"{events / run.seconds:,.0f}/s", f"batch of 100: {run.batch_ms_median:.1f} ms median"),
+        ("usage: Stripe requests per 1,000 events", f"{run.stripe_requests * per_thousand:g}",
+         "one stream request per 100, the session reused"),
+        ("usage: NAIVE Stripe requests per 1,000 events",
+         f"{naive.stripe_requests * per_thousand:g}",
+         f"one v1 request per event: {events / naive.seconds:,.0f}/s"),
+        ("usage: cost per million events (computed)", f"${total:.3f}",
+         ", ".join(f"{name} ${value:.3f}" for name, value in cost.items())),
+    ]  # fmt: skip
+
+
 def bench_package_size() -> list[Row]:
     rows: list[Row] = []
     for name, size in package_size.product_sizes().items():
@@ -272,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_secret_calls(env, 1000 if not args.quick else 50)
         rows += bench_dynamodb(env, sizes)
         rows += bench_reconciliation(env, 50 if args.quick else 250)
+        rows += bench_usage(env, 200 if args.quick else 5000)
     rows += bench_clock(repeats)
     rows += bench_package_size()
     rows += bench_program(3 if not args.quick else 1)

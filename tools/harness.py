@@ -207,12 +207,15 @@ PRO_MONTHLY_PRICE = "price_proMonthlyFAKE"
 PRO_ANNUAL_PRICE = "price_proAnnualFAKE"
 PRO_FEATURES = ["reports", "priority-support"]
 PRO_TRIAL_DAYS = 14
+METER_ID = "mtr_apiCallsFAKE"
+#: `{environment}_{projectName}_{meter id}`, as the program names it.
+METER_EVENT_NAME = "dev_saas-billing_api-calls"
 
 
 def catalog_document() -> dict[str, Any]:
     """Two plans, written as the program writes `stripe_catalog` (the contract's `Catalog`):
     basic, and pro with a trial and features."""
-    from shared.contract import Catalog, CatalogPlan, CatalogPrice
+    from shared.contract import Catalog, CatalogMeter, CatalogPlan, CatalogPrice
 
     def prices(monthly: tuple[str, int], annual: tuple[str, int]) -> dict[str, CatalogPrice]:
         return {
@@ -232,7 +235,8 @@ def catalog_document() -> dict[str, Any]:
         trial_days=PRO_TRIAL_DAYS,
         features=tuple(PRO_FEATURES),
     )
-    return Catalog("usd", (basic, pro)).to_document()
+    meter = CatalogMeter("api-calls", "API calls", METER_ID, METER_EVENT_NAME, "sum")
+    return Catalog("usd", (basic, pro), (meter,)).to_document()
 
 
 def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, dict[str, str]]:
@@ -273,6 +277,7 @@ def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, 
         "AWS_ENDPOINT_URL": moto_endpoint,
         Env.SECRET_ARN: world.secret_arn,
         Env.STRIPE_API_BASE: stripe.base_url,
+        Env.STRIPE_METER_EVENTS_BASE: stripe.base_url,
     }
     world.frontend = environment[Env.FRONTEND_DOMAIN]
     assert environment[Env.STACK_ID] == STACK_ID, "the program's stack identity"
@@ -285,6 +290,8 @@ STACK_ID = "dev-saas-billing"
 
 def reset_runtime_caches() -> None:
     """A cold container: no configuration, cached clients, secret document or Stripe client."""
+    from usage import stream
+
     from shared import aws, secrets, stripe_client, users
     from shared.config import reset_runtime_config
 
@@ -293,6 +300,7 @@ def reset_runtime_caches() -> None:
     aws.reset_clients()
     secrets.reset_cache()
     stripe_client.reset_client()
+    stream.reset_session()
 
 
 def body(response: Mapping[str, Any]) -> dict[str, Any]:

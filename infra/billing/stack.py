@@ -27,6 +27,7 @@ from billing.components.schedule import RateSchedule, RateScheduleArgs
 from billing.components.stripe_catalog import StripeCatalog, StripeCatalogArgs
 from billing.components.stripe_webhook import StripeWebhook, StripeWebhookArgs
 from billing.components.tables import BillingTables, BillingTablesArgs
+from billing.components.usage_queue import UsageQueue, UsageQueueArgs
 from billing.config import StackSettings
 from billing.config.names import FunctionNames, StackNames
 from billing.contract import contract
@@ -36,6 +37,8 @@ Env = contract.Env
 FUNCTION_TIMEOUT_SECONDS = 15
 #: The reconciliation pages through Stripe's events and stops cleanly 20 s before this.
 RECONCILE_TIMEOUT_SECONDS = 300
+#: The usage function sends one batch: a session and one stream request, 5 s each at most.
+USAGE_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,22 @@ class BillingStack:
     reconcile_function_name: pulumi.Output[str]
     users_table_name: pulumi.Output[str]
     events_table_name: pulumi.Output[str]
+    usage_function_name: pulumi.Output[str]
+    usage_queue_url: pulumi.Output[str]
+    usage_queue_arn: pulumi.Output[str]
+    usage_producer_policy_arn: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
 class Shared:
-    """What every function is built on: settings, the secret, the tables and the layer."""
+    """What every function is built on: settings, the secret, the tables, the layer and the
+    usage queue."""
 
     settings: StackSettings
     secret: AppSecret
     tables: BillingTables
     layer: SharedLayer
+    usage_queue: UsageQueue
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class FunctionSpec:
     timeout_seconds: int = FUNCTION_TIMEOUT_SECONDS
     on_request_path: bool = True
     """Serves requests (SnapStart applies when configured); the reconciliation does not."""
+    consumes_usage_queue: bool = False
 
 
 def _subscription_environment(shared: Shared) -> dict[str, pulumi.Input[str]]:
@@ -144,6 +154,18 @@ FUNCTIONS = (
         timeout_seconds=RECONCILE_TIMEOUT_SECONDS,
         on_request_path=False,
     ),
+    FunctionSpec(
+        "usage",
+        "usage",
+        lambda names: names.usage,
+        # Only what every function gets: the secret (key, catalog) and the users table.
+        lambda shared: {},
+        # One BatchGetItem resolves a batch's users to their Stripe customers.
+        lambda tables: [TableAccess(["BatchGetItem"], [tables.users_table_arn])],
+        timeout_seconds=USAGE_TIMEOUT_SECONDS,
+        on_request_path=False,
+        consumes_usage_queue=True,
+    ),
 )
 
 
@@ -161,9 +183,11 @@ def build_stack(settings: StackSettings) -> BillingStack:
     catalog = _catalog(settings)
     webhook = _webhook(settings, webhook_url)
     secret = _secret(settings, catalog, webhook)
-    shared = Shared(settings, secret, _tables(settings), _layer(settings))
+    usage_queue = _usage_queue(settings)
+    shared = Shared(settings, secret, _tables(settings), _layer(settings), usage_queue)
     functions = {spec.name: _function(shared, spec) for spec in FUNCTIONS}
     _schedule(settings, functions["reconcile"])
+    usage_queue.feed("usage-source", functions["usage"].arn)
     for name, function, routes in ROUTES:
         _routes(name, api, functions[function], routes)
     monitoring = _monitoring(settings, api, functions)
@@ -184,6 +208,10 @@ def build_stack(settings: StackSettings) -> BillingStack:
         reconcile_function_name=functions["reconcile"].name,
         users_table_name=shared.tables.users_table_name,
         events_table_name=shared.tables.events_table_name,
+        usage_function_name=functions["usage"].name,
+        usage_queue_url=usage_queue.url,
+        usage_queue_arn=usage_queue.arn,
+        usage_producer_policy_arn=usage_queue.producer_policy_arn,
     )
 
 
@@ -231,6 +259,8 @@ def _catalog(settings: StackSettings) -> StripeCatalog:
             + settings.api.redirect_paths["portalReturnPath"],
             admin_api_key=settings.stripe.provider_key,
             tax_behavior=settings.catalog.tax_behavior,
+            meters=settings.catalog.meters,
+            event_name_prefix=f"{settings.environment}_{settings.project}_",
         ),
     )
 
@@ -293,6 +323,19 @@ def _tables(settings: StackSettings) -> BillingTables:
     )
 
 
+def _usage_queue(settings: StackSettings) -> UsageQueue:
+    return UsageQueue(
+        "usage",
+        UsageQueueArgs(
+            queue_name=settings.names.usage_queue,
+            dead_letter_queue_name=settings.names.usage_dead_letter_queue,
+            producer_policy_name=settings.names.usage_producer_policy,
+            visibility_timeout_seconds=6 * USAGE_TIMEOUT_SECONDS,
+            tags=settings.tags,
+        ),
+    )
+
+
 def _layer(settings: StackSettings) -> SharedLayer:
     return SharedLayer(
         "shared-layer",
@@ -325,6 +368,7 @@ def _function(shared: Shared, spec: FunctionSpec) -> BillingFunction:
             timeout_seconds=spec.timeout_seconds,
             kms_key_arn=settings.secrets.kms_key_arn,
             depends_on=[shared.secret.version],
+            consumes_queue_arn=shared.usage_queue.arn if spec.consumes_usage_queue else None,
             snap_start=operations.snap_start and spec.on_request_path,
             log_level=operations.log_level,
             tags=settings.tags,
@@ -374,7 +418,9 @@ def _monitoring(
             webhook_function=names.webhook_function,
             webhook_log_group=functions["stripe-webhook"].log_group_name,
             outcome_log_groups={
-                name: function.log_group_name for name, function in functions.items()
+                name: function.log_group_name
+                for name, function in functions.items()
+                if name != "usage"  # it decides no subscription
             },
             reconcile_function=names.reconcile_function,
             reconcile_interval_minutes=settings.operations.reconcile_interval_minutes,
@@ -382,5 +428,7 @@ def _monitoring(
             region=aws.get_region_output().region,
             alarm_email=settings.operations.alarm_email,
             tags=settings.tags,
+            usage_function=names.usage_function,
+            usage_dead_letter_queue=names.usage_dead_letter_queue,
         ),
     )

@@ -47,6 +47,8 @@ class RuntimeConfig:
     log_level: str
     stripe_api_base: str | None
     """scheme://host:port of a local Stripe emulator; None in AWS."""
+    stripe_meter_events_base: str | None = None
+    """The same for stripe-python's `meter_events` base address (the v2 meter event stream)."""
     initialization_type: str | None = None
     """Lambda's own AWS_LAMBDA_INITIALIZATION_TYPE (`snap-start` while taking a snapshot)."""
 
@@ -77,6 +79,9 @@ class RuntimeConfig:
             automatic_tax=flag(Env.AUTOMATIC_TAX),
             log_level=env.get(Env.LOG_LEVEL, "INFO").upper(),
             stripe_api_base=(env.get(Env.STRIPE_API_BASE) or "").rstrip("/") or None,
+            stripe_meter_events_base=(
+                (env.get(Env.STRIPE_METER_EVENTS_BASE) or "").rstrip("/") or None
+            ),
             initialization_type=env.get(Env.LAMBDA_INITIALIZATION_TYPE),
         )
 

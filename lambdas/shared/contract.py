@@ -37,6 +37,9 @@ class Env:
     LOG_LEVEL = "LOG_LEVEL"
     STRIPE_API_BASE = "STRIPE_API_BASE"
     """scheme://host:port of a local Stripe emulator; unset in AWS."""
+    STRIPE_METER_EVENTS_BASE = "STRIPE_METER_EVENTS_BASE"
+    """scheme://host:port for stripe-python's `meter_events` base address (the v2 meter event
+    stream) on a local emulator; unset in AWS (meter-events.stripe.com)."""
     LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
     """Set by Lambda itself (`snap-start` while it initialises a SnapStart snapshot)."""
 
@@ -151,6 +154,75 @@ OTHER_STACK_OUTCOME = "other_stack"
 
 #: Catalog intervals as the document names them → Stripe's `recurring.interval`.
 INTERVALS = {"monthly": "month", "annual": "year"}
+#: How a meter aggregates its events over a period (Stripe's `default_aggregation.formula`).
+METER_AGGREGATIONS = ("sum", "count", "last")
+#: The payload keys every meter reads (its customer mapping and its value).
+METER_CUSTOMER_KEY = "stripe_customer_id"
+METER_VALUE_KEY = "value"
+
+
+class UsageField:
+    """Fields of a usage message on the stack's queue (README "Usage billing")."""
+
+    USER_ID = "userId"
+    METER = "meter"
+    """The meter's config id (`api-calls`), not Stripe's `mtr_` id."""
+    VALUE = "value"
+    IDEMPOTENCY_KEY = "idempotencyKey"
+    """Becomes the meter event's `identifier`: Stripe applies one identifier once in 24 hours."""
+    TIMESTAMP = "timestamp"
+    """Optional, epoch seconds; else when the message was sent to the queue."""
+
+    REQUIRED = (USER_ID, METER, VALUE, IDEMPOTENCY_KEY)
+    ALL = (*REQUIRED, TIMESTAMP)
+
+
+@dataclass(frozen=True)
+class CatalogMeter:
+    """One Stripe meter of the stack."""
+
+    id: str
+    """The config id (`api-calls`): what usage messages and plans name."""
+    name: str
+    meter_id: Any
+    """Stripe's `mtr_...` (an Output of the provider's in the program)."""
+    event_name: str
+    aggregation: str
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "meterId": self.meter_id,
+            "eventName": self.event_name,
+            "aggregation": self.aggregation,
+        }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> CatalogMeter:
+        return cls(
+            id=str(document["id"]),
+            name=str(document.get("name") or document["id"]),
+            meter_id=document.get("meterId"),
+            event_name=str(document["eventName"]),
+            aggregation=str(document.get("aggregation") or "sum"),
+        )
+
+
+@dataclass(frozen=True)
+class CatalogUsagePrice:
+    """One metered price: billed per unit of a meter's aggregate, in arrears."""
+
+    id: Any
+    unit_amount_decimal: str
+    """In the currency's smallest unit, as a decimal string (`"0.05"`)."""
+
+    def to_document(self) -> dict[str, Any]:
+        return {"id": self.id, "unitAmountDecimal": self.unit_amount_decimal}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> CatalogUsagePrice:
+        return cls(document["id"], str(document["unitAmountDecimal"]))
 
 
 @dataclass(frozen=True)
@@ -184,9 +256,11 @@ class CatalogPlan:
     description: str | None = None
     trial_days: int | None = None
     features: tuple[str, ...] = ()
+    usage: dict[str, dict[str, CatalogUsagePrice]] = field(default_factory=dict)
+    """Meter id → interval → metered price (written only when the plan has usage)."""
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        document = {
             "id": self.id,
             "name": self.name,
             "description": self.description,
@@ -195,6 +269,12 @@ class CatalogPlan:
             "features": list(self.features),
             "prices": {interval: price.to_document() for interval, price in self.prices.items()},
         }
+        if self.usage:
+            document["usage"] = {
+                meter: {interval: price.to_document() for interval, price in prices.items()}
+                for meter, prices in self.usage.items()
+            }
+        return document
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> CatalogPlan:
@@ -211,6 +291,15 @@ class CatalogPlan:
             description=document.get("description"),
             trial_days=trial if isinstance(trial, int) and trial > 0 else None,
             features=tuple(str(feature) for feature in document.get("features") or []),
+            usage={
+                str(meter): {
+                    interval: CatalogUsagePrice.from_document(price)
+                    for interval, price in prices.items()
+                    if isinstance(price, dict)
+                }
+                for meter, prices in (document.get("usage") or {}).items()
+                if isinstance(prices, dict)
+            },
         )
 
 
@@ -220,13 +309,21 @@ class Catalog:
 
     currency: str
     plans: tuple[CatalogPlan, ...] = field(default_factory=tuple)
+    meters: tuple[CatalogMeter, ...] = field(default_factory=tuple)
+    """Written only when the stack has meters, so a stack without them keeps its document."""
 
     def to_document(self) -> dict[str, Any]:
-        return {"currency": self.currency, "plans": [plan.to_document() for plan in self.plans]}
+        document: dict[str, Any] = {
+            "currency": self.currency,
+            "plans": [plan.to_document() for plan in self.plans],
+        }
+        if self.meters:
+            document["meters"] = [meter.to_document() for meter in self.meters]
+        return document
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Catalog:
-        plans = document.get("plans")
+        plans, meters = document.get("plans"), document.get("meters")
         return cls(
             currency=str(document.get("currency") or ""),
             plans=tuple(
@@ -234,4 +331,13 @@ class Catalog:
                 for plan in (plans if isinstance(plans, list) else [])
                 if isinstance(plan, dict)
             ),
+            meters=tuple(
+                CatalogMeter.from_document(meter)
+                for meter in (meters if isinstance(meters, list) else [])
+                if isinstance(meter, dict)
+            ),
         )
+
+    def meter(self, meter_id: str) -> CatalogMeter | None:
+        """The meter with this config id, or None."""
+        return next((meter for meter in self.meters if meter.id == meter_id), None)

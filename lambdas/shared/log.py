@@ -35,7 +35,17 @@ from shared.config import runtime_config
 #: Libraries that log request and response bodies at DEBUG: never below WARNING.
 _PAYLOAD_LOGGERS = ("botocore", "boto3", "urllib3", "stripe")
 #: The only fields a line may carry besides timestamp, level, logger and message.
-FIELDS = ("requestId", "eventId", "eventType", "userId", "outcome", "route", "status")
+FIELDS = (
+    "requestId",
+    "eventId",
+    "eventType",
+    "userId",
+    "outcome",
+    "route",
+    "status",
+    "messageId",
+    "detail",
+)
 
 #: Lambda's Python runtime writes each line to Lambda in a frame whose 4-byte type says "a JSON
 #: log line at this level" (awslambdaric `lambda_runtime_log_utils._JSON_FRAME_TYPES`); its own

@@ -21,7 +21,15 @@ def test_quick_benchmark_reports_every_section(tmp_path: Path) -> None:
         cwd=REPO_ROOT, check=True, capture_output=True, timeout=600,
     )  # fmt: skip
     rows = {label: value for label, value, _ in json.loads(output.read_text())}
-    for prefix in ("cold: ", "warm: ", "GetSecretValue", "DynamoDB", "size: ", "program "):
+    for prefix in (
+        "cold: ",
+        "warm: ",
+        "GetSecretValue",
+        "DynamoDB",
+        "size: ",
+        "program ",
+        "usage: ",
+    ):
         assert any(label.startswith(prefix) for label in rows), prefix
     assert rows["GetSecretValue, 50 warm invocations, within one TTL window"] == "1"
     assert rows["GetSecretValue, 50 warm invocations, across a TTL expiry"] == "2"
@@ -35,3 +43,6 @@ def test_quick_benchmark_reports_every_section(tmp_path: Path) -> None:
     reconciled = rows["DynamoDB per reconciled event, 50 undelivered events"]
     assert reconciled == "1 requests (1 TransactWriteItems)", reconciled
     assert any(label.startswith("cold first response: ") for label in rows)
+    # A session and then one stream request per 100 events: at most 2 per 100, 10 per 200.
+    assert float(rows["usage: Stripe requests per 1,000 events"]) <= 20
+    assert rows["usage: NAIVE Stripe requests per 1,000 events"] == "1000"

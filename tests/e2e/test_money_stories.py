@@ -33,10 +33,11 @@ from tools.mock_engine import REPO_ROOT, base_config, run_program
 T = TypeVar("T")
 
 #: The dev stack's catalog as Pulumi.dev.yaml declares it: basic, and pro with its features.
+#: The dev stack's catalog: its plans and the meters one of them bills.
 DEV_PLANS = {
-    "saas-billing:plans": yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"][
-        "saas-billing:plans"
-    ]
+    key: value
+    for key, value in yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"].items()
+    if key in ("saas-billing:plans", "saas-billing:meters")
 }
 WEBHOOK_ROUTE = "POST /stripe/webhook"
 #: Outcomes of an event the stack takes as its own: written, or already covered by a write

@@ -170,15 +170,16 @@ def test_the_portal_headline_never_exceeds_stripes_60_characters(name: str) -> N
     assert headline == ("Manage your Acme subscription" if name == "Acme" else "Manage your plan")
 
 
-def test_the_shipped_dev_stack_shows_two_plans_one_with_a_trial_and_features() -> None:
+def test_the_shipped_dev_stack_shows_three_plans_one_with_a_trial_and_one_on_usage() -> None:
     from tools import plan
 
     config, secret_keys = plan.stack_config("dev")
     plans = config[f"{PROJECT}:plans"]
-    assert len(plans) == 2
+    assert len(plans) == 3
     assert any(p.get("trialDays") and p.get("features") for p in plans)
+    assert [p["id"] for p in plans if p.get("usage")] == ["api"]
     recording = run_program(config, secret_keys=tuple(secret_keys))
-    assert len(recording.of_type(PRODUCT)) == 2
+    assert len(recording.of_type(PRODUCT)) == 3
 
 
 def bad(index: int, **fields: Any) -> list[dict[str, Any]]:

@@ -87,7 +87,11 @@ def test_a_duplicate_subscription_alarms_from_every_function_that_decides_one(
     from billing.components.monitoring import duplicate_subscription_metric
     from tests.support.metric_filter import matches
 
-    groups = {f.inputs["loggingConfig"]["logGroup"] for f in dev.of_type(FUNCTION)}
+    groups = {
+        f.inputs["loggingConfig"]["logGroup"]
+        for f in dev.of_type(FUNCTION)
+        if not f.inputs["name"].endswith("-usage")  # it decides no subscription
+    }
     counted = [f.inputs for f in dev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
                if f.inputs["metricTransformation"]["name"] == "DuplicateSubscriptions"]  # fmt: skip
     assert {f["logGroupName"] for f in counted} == groups, "webhook, reconcile and sync"
@@ -104,7 +108,8 @@ def test_a_duplicate_subscription_alarms_from_every_function_that_decides_one(
 def test_no_alarm_fires_on_a_quiet_stack_and_all_notify_the_topic(dev: Recording) -> None:
     topic = dev.one("aws:sns/topic:Topic").outputs["arn"]
     found = alarms(dev)
-    assert len(found) == 3 * 2 + 4
+    assert len(found) == 4 * 2 + 4 + 1  # 4 functions x (errors, throttles), 4 stack-wide, DLQ
+    assert "dev-saas-billing-usage-dlq-messages" in found
     for name, alarm in found.items():
         assert alarm["treatMissingData"] == "notBreaching", name
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name

@@ -71,7 +71,10 @@ def test_every_named_resource_gets_its_physical_name(dev: Recording) -> None:
             "dev-saas-billing-subscription",
             "dev-saas-billing-stripe-webhook",
             "dev-saas-billing-reconcile",
+            "dev-saas-billing-usage",
         },
+        "aws:sqs/queue:Queue": {"dev-saas-billing-usage", "dev-saas-billing-usage-dlq"},
+        "aws:iam/policy:Policy": {"dev-saas-billing-usage-producer"},
     }
     for type_, expected in names.items():
         assert {r.inputs["name"] for r in dev.of_type(type_)} == expected, type_
@@ -228,6 +231,11 @@ def test_functions_are_wired_for_the_lambda_runtime(dev: Recording) -> None:
         assert inputs["layers"] == [layer.outputs["arn"]]
         if inputs["name"].endswith("-reconcile"):  # on a schedule, not behind API Gateway
             assert inputs["timeout"] == 300
+        elif inputs["name"].endswith("-usage"):  # fed by SQS: the queue hides a batch 6x longer
+            queue = next(
+                q for q in dev.of_type("aws:sqs/queue:Queue") if "redrivePolicy" in q.inputs
+            )
+            assert queue.inputs["visibilityTimeoutSeconds"] >= 6 * inputs["timeout"]
         else:
             assert 0 < inputs["timeout"] < 30, f"{function.urn} must time out before API Gateway"
         assert version.urn in function.dependencies, f"{function.urn} must wait for the secret"
@@ -415,6 +423,10 @@ def test_exports_name_what_a_user_needs(dev: Recording) -> None:
         "reconcileFunctionName",
         "usersTableName",
         "eventsTableName",
+        "usageFunctionName",
+        "usageQueueUrl",
+        "usageQueueArn",
+        "usageProducerPolicyArn",
     }
 
 

@@ -74,7 +74,8 @@ def test_the_contract_and_the_demo_page_are_served(served: Served) -> None:
 
 def test_prices_are_public_and_match_the_contract(served: Served) -> None:
     status, prices = api(served, "GET", "/subscription/prices")
-    assert status == 200 and [plan["id"] for plan in prices["plans"]] == ["basic", "pro"]
+    assert status == 200 and [plan["id"] for plan in prices["plans"]] == ["basic", "pro", "api"]
+    assert prices["plans"][2]["usage"]["api-calls"]["monthly"]["unitAmountDecimal"] == "0.05"
 
 
 def test_cors_preflight_answers_only_the_allowed_origin(served: Served) -> None:
@@ -185,3 +186,47 @@ def test_a_live_key_is_refused() -> None:
     assert running.finish(timeout=120) != 0
     output = "\n".join(running.lines)
     assert "live key" in output and "FAKE" not in output
+
+
+def test_make_usage_is_fed_to_the_usage_function_and_billed_once(served: Served) -> None:
+    """`make usage` sends to make serve's queue on moto; the local event source feeds the
+    usage function, which streams it to the emulator under the user's own customer."""
+    import re
+
+    import stripe
+
+    from tools.mock_engine import fake_stripe_key
+
+    token = make_token("erin")
+    _, prices = api(served, "GET", "/subscription/prices")
+    price = prices["plans"][0]["prices"]["monthly"]["id"]
+    _, checkout = api(served, "POST", "/subscription/checkout", {"priceId": price}, token)
+    emulator_url = next(
+        found.group(1)
+        for line in served.lines
+        if (found := re.search(r"Stripe emulator at (http://\S+)", line))
+    )
+    client = stripe.StripeClient(
+        fake_stripe_key("sk", "test", "PLACEHOLDER"), base_addresses={"api": emulator_url}
+    )
+    customer = str(client.v1.checkout.sessions.retrieve(checkout["sessionId"]).customer)
+    meter = next(
+        m for m in client.v1.billing.meters.list().data if m.event_name.endswith("_api-calls")
+    )
+    for _ in range(2):  # the same key twice: a producer's retry
+        subprocess.run(
+            ["make", "usage", "USER=erin", "METER=api-calls", "VALUE=5", "KEY=erin-1"],
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+            env=shell_environment(SERVE_PORT_FILE=str(served.port_file)),
+        )  # fmt: skip
+    now = int(time.time())
+    window: Any = {"customer": customer, "start_time": now - 3600, "end_time": now + 3600}
+    deadline = time.monotonic() + 30
+    value = 0.0
+    while time.monotonic() < deadline and value < 5:
+        time.sleep(0.5)
+        summaries = client.v1.billing.meters.event_summaries.list(meter.id, params=window)
+        value = summaries.data[0].aggregated_value
+    time.sleep(6)  # one more batching window: the retry must not count
+    summaries = client.v1.billing.meters.event_summaries.list(meter.id, params=window)
+    assert summaries.data[0].aggregated_value == 5

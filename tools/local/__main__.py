@@ -34,6 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 JWT_KEY = BUILD_DIR / "local" / "jwt.key"
 #: `make serve` writes its port here, so `make complete-checkout` finds it without PORT=.
 PORT_FILE = Path(os.environ.get("SERVE_PORT_FILE") or BUILD_DIR / "local" / "serve.port")
+#: ... and its usage queue's URL (on its moto server) here, for `make usage`.
+USAGE_QUEUE_FILE = PORT_FILE.with_name(PORT_FILE.name + ".usage-queue")
 
 
 class StartupInterrupts:
@@ -75,6 +77,7 @@ def serve(stack_name: str, port: int) -> int:
     from tools.local.server import serve as http_server
     from tools.local.stack import DeployedStack
     from tools.local.stripe_emulator import StripeFake
+    from tools.local.usage_source import UsageSource
     from tools.mock_engine import run_program
 
     api_key = os.environ.get("STRIPE_API_KEY", "")
@@ -152,6 +155,10 @@ def serve(stack_name: str, port: int) -> int:
                 logs=None,
             )
             started.callback(stack.stop)
+            USAGE_QUEUE_FILE.write_text(stack.usage_queue_url + "\n")
+            usage = UsageSource(stack.boto("sqs"), stack.usage_queue_url, stack.usage_function)
+            started.callback(usage.stop)
+            usage.start()
             server.api = LocalApi(
                 stack,
                 devjwt.signing_key(JWT_KEY),
@@ -193,6 +200,7 @@ def banner(stack_name: str, origin: str, port: int, mode: str, offline: bool) ->
     ]
     if offline:
         lines.append(f"  pay:        make complete-checkout SESSION=cs_... PORT={port}")
+        lines.append("  usage:      make usage USER=alice METER=api-calls VALUE=5")
     else:
         lines.append(f"  webhooks:   stripe listen --forward-to localhost:{port}/stripe/webhook")
     lines.append("  stop:       Ctrl-C")
@@ -234,6 +242,37 @@ def complete_checkout(session: str, port: int | None) -> int:
     return 0
 
 
+def send_usage(user: str, meter: str, value: float, key: str | None) -> int:
+    """Send one usage message to the running `make serve`'s queue, as a producer would."""
+    import uuid
+
+    import boto3
+
+    try:
+        url = USAGE_QUEUE_FILE.read_text().strip()
+    except OSError:
+        print("no make serve is running (it writes its usage queue's URL on start)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    body = {
+        contract.UsageField.USER_ID: user,
+        contract.UsageField.METER: meter,
+        contract.UsageField.VALUE: value,
+        contract.UsageField.IDEMPOTENCY_KEY: key or uuid.uuid4().hex,
+    }
+    endpoint = url.split("/", 3)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url="/".join(endpoint[:3]),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sent = sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    print(f"sent {json.dumps(body)} as message {sent['MessageId']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     completing = commands.add_parser("complete-checkout", help="pay an emulator Checkout")
     completing.add_argument("--session", required=True)
     completing.add_argument("--port", type=int, default=None, help="default: make serve's")
+    usage = commands.add_parser("usage", help="send a usage message to make serve's queue")
+    usage.add_argument("--user", required=True)
+    usage.add_argument("--meter", required=True)
+    usage.add_argument("--value", type=float, required=True)
+    usage.add_argument("--key", default=None, help="idempotencyKey (default: a new one)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         try:
@@ -255,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             return 130
     if args.command == "token":
         return token(args.user, args.email)
+    if args.command == "usage":
+        value = int(args.value) if args.value.is_integer() else args.value
+        return send_usage(args.user, args.meter, value, args.key)
     return complete_checkout(args.session, args.port)
 
 

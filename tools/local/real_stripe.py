@@ -2,8 +2,9 @@
 
 The program declares each price with a stack-scoped lookup key; here the same keys are looked
 up in the test account (`prices.list(lookup_keys=...)`) and created when missing (a product per
-plan, then its price), and a portal configuration offering them is found by its metadata or
-created. The ids the mocks invented in the secret document are then replaced by the account's
+plan, then its price; a meter, found by its event name, before the metered prices on it), and
+a portal configuration offering them is found by its metadata or created. The ids the mocks
+invented in the secret document are then replaced by the account's
 real ones. Only `sk_test_`/`rk_test_` keys are accepted: local mode never touches live data.
 """
 
@@ -39,7 +40,7 @@ def ensure_catalog(
     """The document with the mock's product, price and portal ids replaced by the account's."""
     products = {p.id: p for p in recording.of_type("stripe:index/product:Product")}
     real_products: dict[str, str] = {}
-    replacements: dict[str, str] = {}
+    replacements: dict[str, str] = _meters(client, recording)
     for price in recording.of_type("stripe:index/price:Price"):
         inputs = price.inputs
         found = client.v1.prices.list(params={"lookup_keys": [inputs["lookupKey"]], "limit": 1})
@@ -55,23 +56,53 @@ def ensure_catalog(
             ).id
             real_products[inputs["product"]] = product_id
             replacements[inputs["product"]] = product_id
-        created = client.v1.prices.create(
-            params={
-                "product": product_id,
-                "currency": inputs["currency"],
-                "unit_amount": inputs["unitAmount"],
-                "recurring": {"interval": inputs["recurring"]["interval"]},
-                "lookup_key": inputs["lookupKey"],
-                "nickname": inputs.get("nickname", ""),
-            }
-        )
-        replacements[price.id] = created.id
+        params: Any = {
+            "product": product_id,
+            "currency": inputs["currency"],
+            "recurring": {"interval": inputs["recurring"]["interval"]},
+            "lookup_key": inputs["lookupKey"],
+            "nickname": inputs.get("nickname", ""),
+        }
+        if inputs["recurring"].get("usageType") == "metered":
+            params["unit_amount_decimal"] = str(inputs["unitAmountDecimal"])
+            params["recurring"].update(
+                usage_type="metered", meter=replacements[inputs["recurring"]["meter"]]
+            )
+        else:
+            params["unit_amount"] = inputs["unitAmount"]
+        replacements[price.id] = client.v1.prices.create(params=params).id
     text = json.dumps(dict(document))
     for mock_id, real_id in replacements.items():
         text = text.replace(json.dumps(mock_id), json.dumps(real_id))
     resolved: dict[str, Any] = json.loads(text)
     resolved["stripe_portal_configuration_id"] = _portal_configuration(client, resolved, local_tag)
     return resolved
+
+
+def _meters(client: stripe.StripeClient, recording: Recording) -> dict[str, str]:
+    """Mock meter id → the account's active meter with the same event name (made if missing)."""
+    active = {
+        meter.event_name: meter.id
+        for meter in client.v1.billing.meters.list(params={"status": "active", "limit": 100}).data
+    }
+    found = {}
+    for meter in recording.of_type("stripe:index/meter:Meter"):
+        inputs = meter.inputs
+        real = active.get(inputs["eventName"])
+        if real is None:
+            params: Any = {
+                "display_name": inputs["displayName"],
+                "event_name": inputs["eventName"],
+                "default_aggregation": {"formula": inputs["defaultAggregation"]["formula"]},
+                "customer_mapping": {
+                    "type": "by_id",
+                    "event_payload_key": inputs["customerMapping"]["eventPayloadKey"],
+                },
+                "value_settings": {"event_payload_key": inputs["valueSettings"]["eventPayloadKey"]},
+            }
+            real = client.v1.billing.meters.create(params=params).id
+        found[meter.id] = real
+    return found
 
 
 def _portal_configuration(
@@ -86,6 +117,7 @@ def _portal_configuration(
     products: list[Any] = [
         {"product": plan["productId"], "prices": [p["id"] for p in plan["prices"].values()]}
         for plan in document["stripe_catalog"]["plans"]
+        if plan["prices"]  # a plan billed on usage alone has nothing to switch to
     ]
     return str(
         client.v1.billing_portal.configurations.create(

@@ -70,6 +70,7 @@ class DeployedStack:
         )["ARN"]
         for table in recording.of_type("aws:dynamodb/table:Table"):
             self.boto("dynamodb").create_table(**table_definition(table.inputs))
+        self.usage_queue_url = self._create_queues()
         layer = recording.one("aws:lambda/layerVersion:LayerVersion")
         layer_python = extract(Path(layer.inputs["code"]["fileArchive"]), root / "opt") / "python"
         runtime = runtime_packages(root / "runtime")
@@ -107,7 +108,39 @@ class DeployedStack:
         }
         if self._stripe is not None:
             emulators[Env.STRIPE_API_BASE] = self._stripe.base_url
+            emulators[Env.STRIPE_METER_EVENTS_BASE] = self._stripe.base_url
         return {**variables, **emulators, **_runtime_logging(function), **self._extra_environment}
+
+    def _create_queues(self) -> str:
+        """The declared queues, dead-letter queue first, with the declared redrive policy;
+        returns the usage queue's URL."""
+        sqs = self.boto("sqs")
+        queues = sorted(
+            self.recording.of_type("aws:sqs/queue:Queue"),
+            key=lambda queue: "redrivePolicy" in queue.inputs,
+        )
+        arns: dict[str, str] = {}
+        url = ""
+        for queue in queues:
+            attributes = {
+                "VisibilityTimeout": str(queue.inputs.get("visibilityTimeoutSeconds", 30)),
+            }
+            declared = queue.inputs.get("redrivePolicy")
+            if declared:
+                policy = json.loads(declared)
+                policy["deadLetterTargetArn"] = arns[policy["deadLetterTargetArn"]]
+                attributes["RedrivePolicy"] = json.dumps(policy)
+            url = sqs.create_queue(QueueName=queue.inputs["name"], Attributes=attributes)[
+                "QueueUrl"
+            ]
+            arns[queue.outputs["arn"]] = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+        return url
+
+    @property
+    def usage_function(self) -> LambdaContainer:
+        return next(c for name, c in self.functions.items() if name.endswith("usage-function"))
 
     def _routes(self) -> dict[str, Route]:
         integrations = {

@@ -46,6 +46,8 @@ class BillingFunctionArgs:
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
     snap_start: bool = False
     """Publish versions with SnapStart and serve them through the `live` alias."""
+    consumes_queue_arn: pulumi.Input[str] | None = None
+    """A queue the function drains through an event source (receive, delete, attributes)."""
     log_level: str = "INFO"
     """Lambda's application log level: lines below it never reach CloudWatch, whatever the
     function's own LOG_LEVEL lets through, so the two are set together."""
@@ -187,6 +189,19 @@ class BillingFunction(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Action": [f"dynamodb:{action}" for action in access.actions],
                     "Resource": list(access.resources),
+                }
+            )
+        if args.consumes_queue_arn is not None:
+            statements.append(
+                {
+                    "Sid": "ConsumeQueue",
+                    "Effect": "Allow",
+                    "Action": [
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    "Resource": [args.consumes_queue_arn],
                 }
             )
         if args.kms_key_arn:

@@ -8,6 +8,7 @@ blip does not page, while a lasting failure does well inside Stripe's three days
 | `<function>-errors` | Lambda Errors (Sum, 5 min) | ≥ 1 in 2 of the last 3 windows |
 | `<function>-throttles` | Lambda Throttles (Sum, 5 min) | ≥ 1 in a window |
 | `reconcile-errors` | the reconciliation's Errors (Sum, per run interval) | any failed run |
+| `usage-dlq-messages` | visible messages in the usage dead-letter queue (Sum, 5 min) | ≥ 1 |
 | `webhook-5xx` | the webhook's 5xx answers (Sum, 5 min; note 2) | ≥ 1 in 2 of 3 windows |
 | `webhook-4xx-surge` | the webhook's 4xx answers (Sum, 15 min; note 2) | ≥ 10 (note 1) |
 | `api-5xx` | the whole API's 5xx (Sum, 5 min) | ≥ 5 in 2 of 3 windows |
@@ -78,6 +79,10 @@ class MonitoringArgs:
     """The provider's region (aws:region, else the profile's or AWS_REGION): the widgets name it."""
     alarm_email: str | None
     tags: Mapping[str, str]
+    usage_function: str | None = None
+    """The usage function: errors and throttles alarm like an API function's."""
+    usage_dead_letter_queue: str | None = None
+    """A usage message that failed 5 times waits here: usage not yet billed."""
 
 
 WEBHOOK_ROUTE = contract.WEBHOOK_ROUTES[0].key
@@ -120,7 +125,8 @@ def webhook_metrics_namespace(prefix: str) -> str:
 def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
     """Every alarm of the stack, as data (tests and the policy pack read the same list)."""
     specs: list[AlarmSpec] = []
-    for function in args.api_functions:
+    usage = [args.usage_function] if args.usage_function else []
+    for function in [*args.api_functions, *usage]:
         dimensions = {"FunctionName": function}
         specs += [
             AlarmSpec(f"{function}-errors", "AWS/Lambda", "Errors", dimensions, 1, FIVE_MINUTES,
@@ -150,6 +156,13 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
                   description="a customer pays for two subscriptions: refund one (the ERROR line "
                   "with outcome duplicate_subscription names both)"),
     ]  # fmt: skip
+    if args.usage_dead_letter_queue:
+        queue = {"QueueName": args.usage_dead_letter_queue}
+        specs.append(
+            AlarmSpec(f"{args.usage_dead_letter_queue}-messages", "AWS/SQS",
+                      "ApproximateNumberOfMessagesVisible", queue, 1,
+                      description="usage messages failed 5 times: not billed until redriven")
+        )  # fmt: skip
     return specs
 
 
@@ -307,7 +320,8 @@ def _route_metrics(args: MonitoringArgs) -> tuple[list[list[Any]], ...]:
 
 def _function_metrics(args: MonitoringArgs) -> tuple[list[list[Any]], ...]:
     """Each function's invocations, errors, throttles and duration percentiles."""
-    functions = [*args.api_functions, args.reconcile_function]
+    usage = [args.usage_function] if args.usage_function else []
+    functions = [*args.api_functions, args.reconcile_function, *usage]
     lambdas = [
         ["AWS/Lambda", metric, "FunctionName", function]
         for function in functions

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 #: Stripe id prefixes each hook acts on: a hook bound to the wrong resource does nothing.
 PRICE_PREFIX = "price_"
 PORTAL_CONFIGURATION_PREFIX = "bpc_"
+METER_PREFIX = "mtr_"
 
 
 def stripe_admin_client(api_key: str) -> stripe.StripeClient:
@@ -66,6 +67,20 @@ def deactivate_portal_configuration(client: stripe.StripeClient, configuration_i
     ))  # fmt: skip
 
 
+def deactivate_meter(client: stripe.StripeClient, meter_id: str) -> bool:
+    """Deactivate a meter (Stripe cannot delete one); False when it already was inactive."""
+    import stripe
+
+    try:
+        return _deactivate(meter_id, METER_PREFIX, lambda: (
+            client.v1.billing.meters.deactivate(meter_id)
+        ))  # fmt: skip
+    except stripe.InvalidRequestError:
+        if client.v1.billing.meters.retrieve(meter_id).status == "inactive":
+            return False
+        raise
+
+
 def _deactivate(object_id: str, prefix: str, update: Callable[[], object]) -> bool:
     import stripe
 
@@ -88,6 +103,7 @@ class ArchivingHooks:
 
     price: pulumi.ResourceHook
     portal_configuration: pulumi.ResourceHook
+    meter: pulumi.ResourceHook
 
 
 def archive_price_hook(api_key: str) -> Callable[[pulumi.ResourceHookArgs], None]:
@@ -95,6 +111,15 @@ def archive_price_hook(api_key: str) -> Callable[[pulumi.ResourceHookArgs], None
 
     def hook(args: pulumi.ResourceHookArgs) -> None:
         archive_price(stripe_admin_client(api_key), args.id)
+
+    return hook
+
+
+def deactivate_meter_hook(api_key: str) -> Callable[[pulumi.ResourceHookArgs], None]:
+    """The `before_delete` callback for meters: deactivate the one deleted."""
+
+    def hook(args: pulumi.ResourceHookArgs) -> None:
+        deactivate_meter(stripe_admin_client(api_key), args.id)
 
     return hook
 
@@ -115,4 +140,5 @@ def archiving_hooks(name: str, api_key: str) -> ArchivingHooks:
         portal_configuration=pulumi.ResourceHook(
             f"{name}-deactivate-portal-configuration", deactivate_portal_hook(api_key)
         ),
+        meter=pulumi.ResourceHook(f"{name}-deactivate-meter", deactivate_meter_hook(api_key)),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -11,6 +11,7 @@ import pulumi_stripe as stripe
 
 from billing.components.stripe_archive import archiving_hooks
 from billing.config.catalog import INTERVALS, Plan
+from billing.config.meters import Meter
 from billing.contract import contract
 
 #: Reasons the portal asks a cancelling customer for, in the order Stripe returns them. Stripe
@@ -57,6 +58,10 @@ class StripeCatalogArgs:
     """`exclusive` or `inclusive` on every price (Stripe Tax needs one); None leaves Stripe's
     `unspecified`. Stripe lets a price's behaviour be set once, never changed: a stack that
     changes it needs new prices (a changed amount or plan id makes them)."""
+    meters: Sequence[Meter] = ()
+    """The stack's meters; plans' `usage` names them by id."""
+    event_name_prefix: str = ""
+    """`{environment}_{project}_`: a meter's event name is this and its id."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class PlanResources:
     product_id: pulumi.Output[str]
     price_ids: dict[str, pulumi.Output[str]]
     """Interval (`monthly`, `annual`) → price id."""
+    usage_price_ids: dict[str, dict[str, pulumi.Output[str]]] = field(default_factory=dict)
+    """Meter id → interval → metered price id."""
 
     def catalog_plan(self) -> contract.CatalogPlan:
         """The plan as the secret document's `stripe_catalog` holds it (ids are outputs)."""
@@ -82,6 +89,13 @@ class PlanResources:
                     price_id, self.plan.prices[interval], INTERVALS[interval]
                 )
                 for interval, price_id in self.price_ids.items()
+            },
+            usage={
+                meter_id: {
+                    interval: contract.CatalogUsagePrice(price_id, self.plan.usage[meter_id])
+                    for interval, price_id in prices.items()
+                }
+                for meter_id, prices in self.usage_price_ids.items()
             },
         )
 
@@ -104,6 +118,8 @@ class StripeCatalog(pulumi.ComponentResource):
     """
 
     plans: list[PlanResources]
+    meter_ids: dict[str, pulumi.Output[str]]
+    """Meter config id → Stripe's `mtr_` id."""
     portal_configuration_id: pulumi.Output[str]
 
     def __init__(
@@ -113,6 +129,7 @@ class StripeCatalog(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._hooks = archiving_hooks(name, args.admin_api_key)
+        self.meter_ids = {meter.id: self._meter(meter).id for meter in args.meters}
         self.plans = [self._plan(plan) for plan in args.plans]
         portal = self._portal_configuration()
         self.portal_configuration_id = portal.id
@@ -130,9 +147,40 @@ class StripeCatalog(pulumi.ComponentResource):
     def document(self) -> dict[str, Any]:
         """The secret document's `stripe_catalog` value (`shared.contract.Catalog`)."""
         catalog = contract.Catalog(
-            self._args.currency, tuple(plan.catalog_plan() for plan in self.plans)
+            self._args.currency,
+            tuple(plan.catalog_plan() for plan in self.plans),
+            tuple(
+                contract.CatalogMeter(
+                    meter.id,
+                    meter.name,
+                    self.meter_ids[meter.id],
+                    self._args.event_name_prefix + meter.id,
+                    meter.aggregation,
+                )
+                for meter in self._args.meters
+            ),
         )
         return catalog.to_document()
+
+    def _meter(self, meter: Meter) -> stripe.Meter:
+        """A meter; Stripe cannot delete one, so a `before_delete` hook deactivates it."""
+        return stripe.Meter(
+            f"{self._name}-{meter.id}-meter",
+            display_name=meter.name,
+            event_name=self._args.event_name_prefix + meter.id,
+            default_aggregation=stripe.MeterDefaultAggregationArgs(formula=meter.aggregation),
+            customer_mapping=stripe.MeterCustomerMappingArgs(
+                event_payload_key=contract.METER_CUSTOMER_KEY, type="by_id"
+            ),
+            value_settings=stripe.MeterValueSettingsArgs(
+                event_payload_key=contract.METER_VALUE_KEY
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                replace_on_changes=["eventName", "defaultAggregation", "customerMapping"],
+                hooks=pulumi.ResourceHookBinding(before_delete=[self._hooks.meter]),
+            ),
+        )
 
     def _plan(self, plan: Plan) -> PlanResources:
         args, stack = self._args, self._args.lookup_key_prefix
@@ -168,7 +216,48 @@ class StripeCatalog(pulumi.ComponentResource):
                 opts=price_opts,
             )
             price_ids[interval] = price.id
-        return PlanResources(plan=plan, product_id=product.id, price_ids=price_ids)
+        usage = {
+            meter_id: self._usage_prices(plan, base, product.id, meter_id, metadata, price_opts)
+            for meter_id in plan.usage
+        }
+        return PlanResources(plan, product.id, price_ids, usage)
+
+    def _usage_prices(
+        self,
+        plan: Plan,
+        base: str,
+        product_id: pulumi.Output[str],
+        meter_id: str,
+        metadata: dict[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> dict[str, pulumi.Output[str]]:
+        """One metered price per interval the plan sells, per unit of the meter's aggregate
+        (pulumi-stripe types `unit_amount_decimal` as a number)."""
+        args, stack = self._args, self._args.lookup_key_prefix
+        ids = {}
+        for interval in plan.usage_intervals:
+            price = stripe.Price(
+                f"{base}-{meter_id}-{interval}-usage-price",
+                product=product_id,
+                currency=args.currency,
+                unit_amount_decimal=float(plan.usage[meter_id]),
+                recurring=stripe.PriceRecurringArgs(
+                    interval=INTERVALS[interval],
+                    interval_count=1,
+                    usage_type="metered",
+                    meter=self.meter_ids[meter_id],
+                ),
+                lookup_key=plan.usage_lookup_key(stack, meter_id, interval),
+                transfer_lookup_key=True,
+                nickname=f"{plan.name} {meter_id} ({interval})",
+                tax_behavior=args.tax_behavior,
+                metadata={**metadata, "plan": interval, "meter": meter_id},
+                opts=pulumi.ResourceOptions.merge(
+                    opts, pulumi.ResourceOptions(replace_on_changes=["unitAmountDecimal"])
+                ),
+            )
+            ids[interval] = price.id
+        return ids
 
     def _portal_configuration(self) -> stripe.PortalConfiguration:
         legacy = [p.plan for p in self.plans if p.plan.legacy]
@@ -202,6 +291,8 @@ class StripeCatalog(pulumi.ComponentResource):
                                 product=plan.product_id, prices=list(plan.price_ids.values())
                             )
                             for plan in self.plans
+                            # Plans billed on usage alone have no flat price to switch to.
+                            if plan.price_ids
                         ],
                     )
                 ],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -21,6 +21,7 @@ import pulumi
 from billing.config import readers
 from billing.config.currencies import STRIPE_CURRENCIES
 from billing.config.errors import SettingsError
+from billing.config.meters import Meter, MeterError, parse_meters, parse_usage
 from billing.contract import contract
 
 #: Each interval a plan may offer, and Stripe's name for it.
@@ -29,7 +30,7 @@ PLAN_ID = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 MAX_TRIAL_DAYS = 730  # Stripe's limit for `subscription_data.trial_period_days`
 #: A portal configuration's `features.subscription_update.products` takes at most 10 products.
 MAX_PORTAL_PRODUCTS = 10
-_PLAN_FIELDS = {"id", "name", "description", "prices", "trialDays", "features"}
+_PLAN_FIELDS = {"id", "name", "description", "prices", "trialDays", "features", "usage"}
 
 
 class PlanError(ValueError):
@@ -49,6 +50,17 @@ class Plan:
     features: tuple[str, ...] = ()
     legacy: bool = False
     """Built from productName/monthlyAmount/annualAmount: keeps those resources' names."""
+    usage: Mapping[str, str] = field(default_factory=dict)
+    """Meter id → unit amount (decimal string, smallest unit): one metered price per interval
+    the plan sells (monthly when it has no flat `prices`)."""
+
+    @property
+    def usage_intervals(self) -> tuple[str, ...]:
+        """The intervals its metered prices bill on: its flat prices', else monthly."""
+        return tuple(self.prices) or ("monthly",)
+
+    def usage_lookup_key(self, prefix: str, meter_id: str, interval: str) -> str:
+        return f"{prefix}-{self.id}-{meter_id}-{interval}"
 
     def lookup_key(self, prefix: str, interval: str) -> str:
         """The price's stack-scoped lookup key; the legacy plan keeps its historical one."""
@@ -67,6 +79,8 @@ class CatalogSettings:
     automatic_tax: bool = False
     tax_behavior: str | None = None
     """`exclusive` or `inclusive`, set on every price (required with automatic tax)."""
+    meters: tuple[Meter, ...] = ()
+    """The stack's Stripe meters (`<project>:meters`)."""
 
 
 def legacy_plan(product_name: str, monthly_amount: int, annual_amount: int) -> Plan:
@@ -80,7 +94,9 @@ def legacy_plan(product_name: str, monthly_amount: int, annual_amount: int) -> P
     )
 
 
-def parse_plans(full_key: str, raw: Any) -> tuple[Plan, ...]:
+def parse_plans(
+    full_key: str, raw: Any, meter_ids: frozenset[str] = frozenset()
+) -> tuple[Plan, ...]:
     """Validate `<project>:plans`; every error names the plan (by id or position) and field."""
     if not isinstance(raw, list) or not raw:
         raise PlanError(f"{full_key} must be a non-empty list of plans")
@@ -91,7 +107,7 @@ def parse_plans(full_key: str, raw: Any) -> tuple[Plan, ...]:
         )
     plans: list[Plan] = []
     for position, item in enumerate(raw):
-        plans.append(_parse_plan(f"{full_key}[{position}]", item))
+        plans.append(_parse_plan(f"{full_key}[{position}]", item, meter_ids))
     seen: set[str] = set()
     for position, plan in enumerate(plans):
         if plan.id in seen:
@@ -100,7 +116,7 @@ def parse_plans(full_key: str, raw: Any) -> tuple[Plan, ...]:
     return tuple(plans)
 
 
-def _parse_plan(where: str, item: Any) -> Plan:
+def _parse_plan(where: str, item: Any, meter_ids: frozenset[str]) -> Plan:
     if not isinstance(item, dict):
         raise PlanError(f"{where} must be an object with id, name and prices")
     plan_id = item.get("id")
@@ -121,13 +137,20 @@ def _parse_plan(where: str, item: Any) -> Plan:
     description = item.get("description")
     if description is not None and (not isinstance(description, str) or not description.strip()):
         raise PlanError(f"{where}.description must be a non-empty string")
+    try:
+        usage = parse_usage(where, item.get("usage"), set(meter_ids))
+    except MeterError as error:
+        raise PlanError(str(error)) from None
+    # A plan billed on usage alone has no flat price (it then sells monthly).
+    prices = _prices(where, item.get("prices")) if not usage or "prices" in item else {}
     return Plan(
         id=plan_id,
         name=name,
         description=description,
-        prices=_prices(where, item.get("prices")),
+        prices=prices,
         trial_days=_trial_days(where, item.get("trialDays")),
         features=_features(where, item.get("features")),
+        usage=usage,
     )
 
 
@@ -179,8 +202,10 @@ _LEGACY_PLAN_DEFAULTS = {"productName": "Premium", "monthlyAmount": "999", "annu
 def parse_catalog(config: pulumi.Config) -> CatalogSettings:
     """The plans, their currency and the Checkout options, refused where Stripe would refuse."""
     automatic_tax = readers.boolean(config, "automaticTax", default=False)
+    meters = _meters(config)
     return CatalogSettings(
-        plans=_plans(config),
+        plans=_plans(config, frozenset(meter.id for meter in meters)),
+        meters=meters,
         currency=_currency(config),
         allow_promotion_codes=readers.boolean(config, "allowPromotionCodes", default=False),
         automatic_tax=automatic_tax,
@@ -216,7 +241,14 @@ def _tax_behavior(config: pulumi.Config, automatic_tax: bool) -> str | None:
     return behavior
 
 
-def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
+def _meters(config: pulumi.Config) -> tuple[Meter, ...]:
+    try:
+        return parse_meters(config.full_key("meters"), readers.structured(config, "meters"))
+    except MeterError as error:
+        raise SettingsError(str(error)) from None
+
+
+def _plans(config: pulumi.Config, meter_ids: frozenset[str]) -> tuple[Plan, ...]:
     """`plans` when set, else the one plan the older keys describe (never both).
 
     The CLI hands the program Pulumi.yaml's defaults as if they were set, so an older key
@@ -242,6 +274,6 @@ def _plans(config: pulumi.Config) -> tuple[Plan, ...]:
             "describe that plan in plans and remove the older keys"
         )
     try:
-        return parse_plans(config.full_key("plans"), raw)
+        return parse_plans(config.full_key("plans"), raw, meter_ids)
     except PlanError as error:
         raise SettingsError(str(error)) from None

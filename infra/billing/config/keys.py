@@ -11,8 +11,8 @@ from billing.config.errors import SettingsError
 #: Keys the program reads; tests check that Pulumi.yaml declares each project key.
 PROJECT_KEYS = (
     "production", "stripeRuntimeKey", "stripePublishableKey", "appSecrets",
-    "plans", "allowPromotionCodes", "automaticTax", "taxBehavior", "productName", "currency",
-    "monthlyAmount", "annualAmount",
+    "plans", "meters", "allowPromotionCodes", "automaticTax", "taxBehavior", "productName",
+    "currency", "monthlyAmount", "annualAmount",
     "frontendDomain", "jwtIssuer", "jwtAudience", "throttleRateLimit", "throttleBurstLimit",
     "checkoutSuccessPath", "checkoutCancelPath", "portalReturnPath",
     "apiDomainName", "hostedZoneId", "certificateArn",

@@ -12,6 +12,8 @@ through a real `pulumi up`. The limits, from each service's API reference:
 - CloudWatch log group name: 1-512 of `[A-Za-z0-9_/.#-]` (CreateLogGroup `logGroupName`);
 - API Gateway API name: 1-128 characters (CreateApi `Name`);
 - EventBridge Scheduler schedule name: 1-64 of `[0-9a-zA-Z-_.]` (CreateSchedule `Name`);
+- SQS queue name: 1-80 of `[A-Za-z0-9_-]` (CreateQueue `QueueName`);
+- IAM managed policy name: 1-128 of `[A-Za-z0-9+=,.@_-]` (CreatePolicy `PolicyName`);
 - Stripe price lookup key: at most 200 characters.
 
 Pulumi itself allows `.` in stack names, which Lambda refuses; the program accepts the subset
@@ -44,6 +46,8 @@ _SECRET = NameLimit("Secrets Manager secret names", 512, re.compile(r"^[A-Za-z0-
 _LOG_GROUP = NameLimit("CloudWatch log group names", 512, re.compile(r"^[A-Za-z0-9_/.#-]+$"))
 _API = NameLimit("API Gateway API names", 128, re.compile(r"^.+$"))
 _LOOKUP_KEY = NameLimit("Stripe lookup keys", 200, re.compile(r"^.+$"))
+_QUEUE = NameLimit("SQS queue names", 80, re.compile(r"^[A-Za-z0-9_-]+$"))
+_POLICY = NameLimit("IAM policy names", 128, re.compile(r"^[A-Za-z0-9+=,.@_-]+$"))
 _SCHEDULE = NameLimit("EventBridge Scheduler schedule names", 64, re.compile(r"^[0-9a-zA-Z-_.]+$"))
 
 #: Limits by field of `StackNames`; a field missing here is a test failure, not a silent pass.
@@ -65,6 +69,12 @@ LIMITS: dict[str, NameLimit] = {
     "reconcile_log_group": _LOG_GROUP,
     "reconcile_schedule": _SCHEDULE,
     "reconcile_invoke_role": _ROLE,
+    "usage_function": _LAMBDA,
+    "usage_role": _ROLE,
+    "usage_log_group": _LOG_GROUP,
+    "usage_queue": _QUEUE,
+    "usage_dead_letter_queue": _QUEUE,
+    "usage_producer_policy": _POLICY,
     "longest_lookup_key": _LOOKUP_KEY,
 }
 
@@ -105,6 +115,13 @@ class StackNames:
     reconcile_schedule: str
     reconcile_invoke_role: str
     """The role EventBridge Scheduler assumes to invoke the reconciliation."""
+    usage_function: str
+    usage_role: str
+    usage_log_group: str
+    usage_queue: str
+    usage_dead_letter_queue: str
+    usage_producer_policy: str
+    """The managed policy a producer attaches: sqs:SendMessage on the usage queue alone."""
     longest_lookup_key: str
     """The longest Stripe lookup key a plan can have (a 24-character plan id, monthly)."""
 
@@ -119,7 +136,7 @@ class StackNames:
                 )
         prefix = f"{environment}-{project}"
         subscription, webhook = f"{prefix}-subscription", f"{prefix}-stripe-webhook"
-        reconcile = f"{prefix}-reconcile"
+        reconcile, usage = f"{prefix}-reconcile", f"{prefix}-usage"
         names = cls(
             prefix=prefix,
             secret=f"{prefix}_secrets",
@@ -139,6 +156,12 @@ class StackNames:
             reconcile_log_group=f"/aws/lambda/{reconcile}",
             reconcile_schedule=reconcile,
             reconcile_invoke_role=f"{reconcile}-invoke",
+            usage_function=usage,
+            usage_role=f"{usage}-role",
+            usage_log_group=f"/aws/lambda/{usage}",
+            usage_queue=usage,
+            usage_dead_letter_queue=f"{usage}-dlq",
+            usage_producer_policy=f"{usage}-producer",
             longest_lookup_key=f"{prefix}-{'p' * 24}-monthly",
         )
         names._check(environment)
@@ -179,6 +202,10 @@ class StackNames:
     @property
     def reconcile(self) -> FunctionNames:
         return FunctionNames(self.reconcile_function, self.reconcile_role, self.reconcile_log_group)
+
+    @property
+    def usage(self) -> FunctionNames:
+        return FunctionNames(self.usage_function, self.usage_role, self.usage_log_group)
 
     def all(self) -> dict[str, str]:
         """Field name → physical name, for tests and the plan."""

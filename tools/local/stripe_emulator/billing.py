@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
+from tools.local.stripe_emulator import meters
 from tools.local.stripe_emulator.events import emit
 from tools.local.stripe_emulator.objects import fixture, new_id, public
 from tools.local.stripe_emulator.periods import nth_period_end
@@ -168,9 +170,10 @@ def usage_quantity(
     item: Mapping[str, Any],
     start: int,
     end: int,
-) -> int:
-    """The usage a metered item bills for [start, end): none until meters are served."""
-    return 0
+) -> Decimal:
+    """The usage a metered item bills for [start, end): its meter's aggregate (sum, count or
+    last) of the subscription's customer's events in that window."""
+    return meters.usage_of(state, item["price"], str(subscription["customer"]), start, end)
 
 
 def period_lines(
@@ -190,8 +193,11 @@ def period_lines(
             if usage_start is None:
                 continue
             used = usage_quantity(state, subscription, item, usage_start, start)
-            amount = round(float(price["unit_amount_decimal"]) * used)
-            lines.append(_line(invoice_id, subscription, item, amount, usage_start, start, used))
+            amount = int((Decimal(price["unit_amount_decimal"]) * used).to_integral_value())
+            quantity = int(used) if used == used.to_integral_value() else None
+            lines.append(
+                _line(invoice_id, subscription, item, amount, usage_start, start, quantity)
+            )
         else:
             quantity = int(item.get("quantity") or 1)
             lines.append(

@@ -21,6 +21,7 @@ from tools.local.stripe_emulator import (  # noqa: F401  (each registers its rou
     customers,
     events,
     invoices,
+    meters,
     portal,
     subscriptions,
 )
@@ -113,6 +114,10 @@ class StripeFake:
                 "requests",
                 "events",
                 "outbox",
+                "meter_events",
+                "meter_identifiers",
+                "meter_errors",
+                "meter_sessions",
             ):
                 setattr(self.state, name, getattr(fresh, name))
             self.state.fail_next = 0
@@ -148,6 +153,15 @@ class StripeFake:
         catalog_doc = document["stripe_catalog"]
         with self.state.lock:
             self.state.valid_keys.add(document["stripe_secret_key"])
+            for meter in catalog_doc.get("meters") or []:
+                if meter.get("meterId") not in self.state.objects:
+                    meters.add_meter(
+                        self.state,
+                        meter["name"],
+                        meter["eventName"],
+                        meter.get("aggregation") or "sum",
+                        meter_id=meter.get("meterId") or None,
+                    )
             products = []
             for plan in catalog_doc["plans"]:
                 product_id = plan.get("productId") or None
@@ -164,8 +178,30 @@ class StripeFake:
                         product=product_id,
                     )
                     prices.append(price["id"])
-                products.append({"product": product_id, "prices": prices})
+                self._stock_usage(plan, product_id, catalog_doc)
+                if prices:
+                    products.append({"product": product_id, "prices": prices})
             self.add_portal_configuration(document["stripe_portal_configuration_id"], products)
+
+    def _stock_usage(
+        self, plan: Mapping[str, Any], product_id: str, catalog_doc: Mapping[str, Any]
+    ) -> None:
+        """A plan's metered prices, on the meters the document names."""
+        by_id = {meter["id"]: meter.get("meterId") for meter in catalog_doc.get("meters") or []}
+        for meter_id, intervals in (plan.get("usage") or {}).items():
+            for interval, price in intervals.items():
+                catalog.add_price(
+                    self.state,
+                    product_id,
+                    catalog_doc["currency"],
+                    None,
+                    {"monthly": "month", "annual": "year"}[interval],
+                    price["id"],
+                    unit_amount_decimal=price["unitAmountDecimal"],
+                    usage_type="metered",
+                    meter=by_id.get(meter_id),
+                    nickname=f"{plan['name']} {meter_id} ({interval})",
+                )
 
     def add_price(
         self,

@@ -92,9 +92,12 @@ def find(method: str, path: str) -> tuple[Route, dict[str, str]]:
     )
 
 
-def checked_params(found: Route, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """The request's params decoded and validated against the route's params class."""
-    decoded = stripe_schema.decode_form(pairs)
+def checked_params(
+    found: Route, pairs: list[tuple[str, str]], document: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The request's params (form `pairs`, or a v2 JSON `document`) validated against the
+    route's params class."""
+    decoded = document if document is not None else stripe_schema.decode_form(pairs)
     if found.params is None:
         return decoded
     return stripe_schema.validate(stripe_schema.params_class(found.params), decoded)

@@ -1,5 +1,9 @@
 """HTTP: authenticate, record, apply idempotency, route, answer; then run what comes after.
 
+v1 bodies are forms; v2 bodies (`/v2/...`) are JSON, as stripe-python 16 sends them, validated
+against `stripe.params.v2` the same way. The meter event stream is authenticated by a meter
+event session's token instead of an API key (`meters.authenticate_session`).
+
 Idempotency as Stripe keeps it: a key's first executed request (its params validated) is
 saved with its answer for 24 hours of emulator time; the same request again replays that
 answer with `Idempotent-Replayed: true`; other params or another endpoint is a 400
@@ -14,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tools.local.stripe_emulator import pages, router
+from tools.local.stripe_emulator import meters, pages, router
 from tools.local.stripe_emulator.errors import StripeError
 from tools.local.stripe_emulator.objects import new_id
 from tools.local.stripe_emulator.state import IDEMPOTENCY_SECONDS, IdempotentResult, RecordedRequest
@@ -23,6 +27,19 @@ if TYPE_CHECKING:
     from tools.local.stripe_emulator.emulator import StripeFake
 
 TEST_KEYS = ("sk_test_", "rk_test_")
+
+
+def json_document(path: str, method: str, body: str) -> dict[str, Any] | None:
+    """A v2 POST's JSON body as a dict (None for v1 and GETs); a malformed one is a 400."""
+    if method != "POST" or not path.startswith("/v2/"):
+        return None
+    try:
+        document = json.loads(body or "{}")
+    except json.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        raise StripeError(400, "invalid_request_error", "The request body is not a JSON object.")
+    return document
 
 
 def authenticate(emulator: StripeFake, authorization: str | None) -> str:
@@ -68,7 +85,13 @@ def handler_for(emulator: StripeFake) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            pairs = parse_qsl(body if method == "POST" else url.query, keep_blank_values=True)
+            is_json = method == "POST" and url.path.startswith("/v2/")
+            # A JSON body is idempotency-checked as one opaque pair: same bytes, same request.
+            pairs = (
+                [("__json__", body)]
+                if is_json
+                else parse_qsl(body if method == "POST" else url.query, keep_blank_values=True)
+            )
             page = (
                 pages.serve(emulator, method, url.path, dict(pairs))
                 if emulator.hosted_pages
@@ -78,7 +101,7 @@ def handler_for(emulator: StripeFake) -> type[BaseHTTPRequestHandler]:
                 status, headers, data = page
                 replayed = False
             else:
-                status, payload, replayed = self._api(method, url.path, pairs)
+                status, payload, replayed = self._api(method, url.path, pairs, body)
                 headers = {
                     "Content-Type": "application/json",
                     "Request-Id": new_id("req"),
@@ -98,11 +121,18 @@ def handler_for(emulator: StripeFake) -> type[BaseHTTPRequestHandler]:
             emulator.end_request()
 
         def _api(
-            self, method: str, path: str, pairs: list[tuple[str, str]]
+            self, method: str, path: str, pairs: list[tuple[str, str]], body: str
         ) -> tuple[int, dict[str, Any], bool]:
             key = self.headers.get("Idempotency-Key") if method == "POST" else None
+            authorization = self.headers.get("Authorization")
             try:
-                api_key = authenticate(emulator, self.headers.get("Authorization"))
+                if path in meters.SESSION_AUTHENTICATED:
+                    with state.lock:
+                        api_key = meters.authenticate_session(
+                            state, authorization, emulator.wall_time()
+                        )
+                else:
+                    api_key = authenticate(emulator, authorization)
                 # Bookkeeping under its own lock: a request never waits for another's work here.
                 with state.idempotency_lock:
                     state.requests.append(
@@ -123,7 +153,7 @@ def handler_for(emulator: StripeFake) -> type[BaseHTTPRequestHandler]:
                             "An unknown error occurred (the emulator's simulated outage).",
                         )
                 found, ids = router.find(method, path)
-                params = router.checked_params(found, pairs)
+                params = router.checked_params(found, pairs, json_document(path, method, body))
                 return self._execute(found, ids, params, method, path, pairs, key)
             except StripeError as refused:
                 return refused.status, refused.payload(), False

@@ -75,6 +75,14 @@ class StripeState:
     """Events Stripe would list, each with `_delivered` (its delivery_success)."""
     outbox: list[dict[str, Any]] = field(default_factory=list)
     """Events made but not yet delivered, in the order they happened."""
+    meter_events: list[dict[str, Any]] = field(default_factory=list)
+    """Applied meter events, with `_meter`, `_customer` and `_value` (a Decimal)."""
+    meter_identifiers: dict[str, float] = field(default_factory=dict)
+    """Each meter event identifier and when (emulator wall time) it was first applied."""
+    meter_errors: list[dict[str, Any]] = field(default_factory=list)
+    """Stream events dropped after the request (Stripe's asynchronous validation), `_reason`."""
+    meter_sessions: dict[str, float] = field(default_factory=dict)
+    """Meter event session tokens and when (emulator wall time) each expires."""
     settings: AccountSettings = field(default_factory=AccountSettings)
     fail_next: int = 0
     """Test hook: the next N authenticated requests fail as a Stripe outage would (500)."""
