@@ -73,6 +73,22 @@ def test_every_route_answers_in_the_specifications_shape(
     ok(v1.products.update(product.id, params={"description": "For teams"}))
     ok(v1.products.retrieve(product.id))
     ok(v1.products.list(params={"active": True}))
+    # Entitlements: features attached to the product, granted to whoever subscribes to it.
+    exports = ok(
+        v1.entitlements.features.create(
+            params={"name": "Exports", "lookup_key": "exports", "metadata": {"tier": "pro"}}
+        )
+    )
+    seats = ok(v1.entitlements.features.create(params={"name": "Seats", "lookup_key": "seats"}))
+    ok(v1.entitlements.features.retrieve(exports.id))
+    ok(v1.entitlements.features.update(exports.id, params={"name": "CSV exports"}))
+    ok(v1.entitlements.features.list(params={"lookup_key": "exports"}))
+    attached = ok(
+        v1.products.features.create(product.id, params={"entitlement_feature": exports.id})
+    )
+    ok(v1.products.features.create(product.id, params={"entitlement_feature": seats.id}))
+    ok(v1.products.features.retrieve(product.id, attached.id))
+    ok(v1.products.features.list(product.id))
     price = ok(
         v1.prices.create(
             params={
@@ -184,6 +200,9 @@ def test_every_route_answers_in_the_specifications_shape(
     )
     ok(v1.checkout.sessions.expire(abandoned.id))
     subscription = ok(v1.subscriptions.retrieve(str(completed.subscription)))
+    entitled = ok(v1.entitlements.active_entitlements.list(params={"customer": customer.id}))
+    assert sorted(e.lookup_key for e in entitled.data) == ["exports", "seats"]
+    ok(v1.entitlements.active_entitlements.retrieve(entitled.data[0].id))
     ok(v1.subscriptions.list(params={"customer": customer.id, "status": "all"}))
     item = subscription["items"].data[0]
     ok(v1.subscription_items.list(params={"subscription": subscription.id}))
@@ -223,6 +242,13 @@ def test_every_route_answers_in_the_specifications_shape(
     open_invoice = ok(v1.invoices.list(params={"customer": failing.id, "status": "open"})).data[0]
     ok(v1.invoices.pay(open_invoice.id, params={"payment_method": "pm_card_visa"}))
     ok(v1.subscriptions.cancel(second.id))
+    ok(v1.products.features.delete(product.id, attached.id))
+    ok(v1.entitlements.features.update(seats.id, params={"active": False}))
+    ok(v1.entitlements.features.list(params={"archived": True}))
+    summaries = ok(
+        v1.events.list(params={"type": "entitlements.active_entitlement_summary.updated"})
+    )
+    assert summaries.data, "no entitlements.active_entitlement_summary.updated event"
     events = ok(v1.events.list(params={"limit": 100}))
     ok(v1.events.retrieve(events.data[0].id))
     ok(v1.customers.delete(failing.id))
@@ -244,6 +270,10 @@ def test_every_route_answers_in_the_specifications_shape(
         "webhook_endpoint",
         "subscription_item",
         "line_item",
+        "entitlements.feature",
+        "product_feature",
+        "entitlements.active_entitlement",
+        "entitlements.active_entitlement_summary",
     }
     touched = {(r.method, r.path) for r in emulator.state.requests}
     untouched = [

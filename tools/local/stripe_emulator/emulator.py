@@ -19,6 +19,7 @@ from tools.local.stripe_emulator import (  # noqa: F401  (each registers its rou
     checkout,
     clocks,
     customers,
+    entitlements,
     events,
     invoices,
     meters,

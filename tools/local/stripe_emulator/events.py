@@ -16,7 +16,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 
 #: The first version with the basil shapes (periods on items, invoices' `parent`).
 BASIL = "2025-03-31"
+
+#: What `emit` runs after recording each event, under the state lock, with the stored event:
+#: state Stripe derives from other objects' events (a customer's entitlements follow its
+#: subscriptions) is kept by the module that owns it registering here, so the modules that
+#: change subscriptions (billing, subscriptions, portal, checkout, customers) never import it.
+#: An observer may emit events itself (they run through the observers too).
+AFTER_EMIT: list[Callable[[StripeState, dict[str, Any]], None]] = []
 
 
 def make_event(
@@ -72,6 +79,8 @@ def emit(
     stored = {**event, "_delivered": None}
     state.events.append(stored)
     state.outbox.append(stored)
+    for observer in AFTER_EMIT:
+        observer(state, stored)
     return event
 
 
