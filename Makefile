@@ -50,8 +50,10 @@ serve: $(IMPORT_ROOTS)
 	$(BIN)/python -m tools.local serve --port $(PORT) --stack $(STACK)
 
 ## token: a dev JWT for the local server: make token USER=alice [EMAIL=alice@example.com]
+## [ORG=acme ROLE=admin] (an organisation member's token; ROLE=admin or owner manages billing)
 token: $(IMPORT_ROOTS)
-	@$(BIN)/python -m tools.local token --user $(USER) $(if $(EMAIL),--email $(EMAIL))
+	@$(BIN)/python -m tools.local token --user $(USER) $(if $(EMAIL),--email $(EMAIL)) \
+		$(if $(ORG),--org $(ORG)) $(if $(ROLE),--role $(ROLE))
 
 ## complete-checkout: pay an emulator Checkout session: make complete-checkout SESSION=cs_test_...
 ## (the running make serve's port unless PORT= is given)

@@ -21,6 +21,7 @@ from benchmarks import (
     dynamodb_cost,
     environment,
     package_size,
+    teams_cost,
     usage_ingest,
     warm_path,
 )
@@ -209,6 +210,17 @@ def bench_dynamodb(env: environment.Emulators, sizes: list[int]) -> list[Row]:
     return rows
 
 
+def bench_teams(env: environment.Emulators, sizes: list[int]) -> list[Row]:
+    rows: list[Row] = []
+    for members in sizes:
+        world, _ = env.deploy()
+        teams_cost.populate(world, members)
+        for label, requests in teams_cost.costs(world).items():
+            rows.append((f"DynamoDB per {label}, {members} members", f"{len(requests)} requests",
+                         ", ".join(requests)))  # fmt: skip
+    return rows
+
+
 def bench_reconciliation(env: environment.Emulators, events: int) -> list[Row]:
     world, _ = env.deploy()
     dynamodb_cost.populate(world, events)
@@ -295,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_dynamodb(env, sizes)
         rows += bench_reconciliation(env, 50 if args.quick else 250)
         rows += bench_usage(env, 200 if args.quick else 5000)
+        rows += bench_teams(env, [10, 100] if args.quick else [10, 1000, 10000])
     rows += bench_clock(repeats)
     rows += bench_package_size()
     rows += bench_program(3 if not args.quick else 1)

@@ -24,7 +24,7 @@ from shared.contract import Env
 from tools.local.emulators import aws_client
 from tools.local.stack import table_definition
 from tools.local.stripe_emulator import StripeFake
-from tools.mock_engine import Recording, base_config, fake_stripe_key, run_program
+from tools.mock_engine import PROJECT, Recording, base_config, fake_stripe_key, run_program
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
@@ -57,10 +57,19 @@ def load_function(
     return loaded
 
 
+#: Teams on, as the shipped dev stack has them: a token with `org_id` acts for its organisation,
+#: and one without it is a user's own account (so every B2C test runs with teams declared too).
+TEAMS_CONFIG = {
+    f"{PROJECT}:organizationClaim": "org_id",
+    f"{PROJECT}:organizationAdminClaim": "org_role",
+    f"{PROJECT}:organizationAdminValues": ["admin", "owner"],
+}
+
+
 @functools.cache
 def declared() -> Recording:
     """The dev stack as the program declares it (one run per process, under mocks)."""
-    return run_program(base_config("dev"))
+    return run_program(base_config("dev", **TEAMS_CONFIG))
 
 
 def declared_environment() -> dict[str, str]:
@@ -129,6 +138,13 @@ class BillingWorld:
             Item={key: serializer.serialize(value) for key, value in item.items()},
         )
 
+    def declared_table(self, suffix: str) -> str:
+        """The name of the declared table ending in `-{suffix}` (`members`)."""
+        for table in declared().of_type("aws:dynamodb/table:Table"):
+            if table.inputs["name"].endswith(f"-{suffix}"):
+                return str(table.inputs["name"])
+        raise LookupError(f"the program declares no {suffix} table")
+
     def processed_event_ids(self) -> set[str]:
         items = self.boto("dynamodb").scan(TableName=self.events_table)["Items"]
         return {item["eventId"]["S"] for item in items}
@@ -153,12 +169,16 @@ class BillingWorld:
         email: str | None = "user-1@example.com",
         raw_body: str | None = None,
         base64_body: bool = False,
+        claims: Mapping[str, Any] | None = None,
+        route: str | None = None,
+        path_parameters: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """An HTTP API payload-2.0 event, with the claims the JWT authorizer would pass."""
+        """An HTTP API payload-2.0 event, with the claims the JWT authorizer would pass
+        (`claims` adds to `sub` and `email`; `route` is the route key's path template)."""
         text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
         event: dict[str, Any] = {
             "version": "2.0",
-            "routeKey": f"{method} {path}",
+            "routeKey": f"{method} {route or path}",
             "rawPath": path,
             "headers": {"content-type": "application/json"},
             "requestContext": {"http": {"method": method, "path": path}},
@@ -166,9 +186,11 @@ class BillingWorld:
         }
         if text is not None:
             event["body"] = base64.b64encode(text.encode()).decode() if base64_body else text
+        if path_parameters:
+            event["pathParameters"] = dict(path_parameters)
         if user_id is not None:
-            claims = {"sub": user_id, **({"email": email} if email else {})}
-            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+            verified = {"sub": user_id, **({"email": email} if email else {}), **(claims or {})}
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": verified, "scopes": None}}
         return event
 
     def webhook_request(
@@ -212,10 +234,23 @@ METER_ID = "mtr_apiCallsFAKE"
 METER_EVENT_NAME = "dev_saas-billing_api-calls"
 
 
+TEAM_MONTHLY_PRICE = "price_teamMonthlyFAKE"
+TEAM_ANNUAL_PRICE = "price_teamAnnualFAKE"
+TEAM_FEATURES = ["reports", "sso"]
+#: The api plan's metered price: 0.05 cents a call, no flat price.
+API_CALLS_PRICE = "price_apiCallsFAKE"
+
+
 def catalog_document() -> dict[str, Any]:
-    """Two plans, written as the program writes `stripe_catalog` (the contract's `Catalog`):
-    basic, and pro with a trial and features."""
-    from shared.contract import Catalog, CatalogMeter, CatalogPlan, CatalogPrice
+    """Four plans and a meter, written as the program writes `stripe_catalog` (the contract's
+    `Catalog`): basic, pro with a trial and features, team (per seat), and api (on usage)."""
+    from shared.contract import (
+        Catalog,
+        CatalogMeter,
+        CatalogPlan,
+        CatalogPrice,
+        CatalogUsagePrice,
+    )
 
     def prices(monthly: tuple[str, int], annual: tuple[str, int]) -> dict[str, CatalogPrice]:
         return {
@@ -235,8 +270,23 @@ def catalog_document() -> dict[str, Any]:
         trial_days=PRO_TRIAL_DAYS,
         features=tuple(PRO_FEATURES),
     )
+    team = CatalogPlan(
+        "team",
+        "Team",
+        "prod_teamFAKE",
+        prices((TEAM_MONTHLY_PRICE, 1200), (TEAM_ANNUAL_PRICE, 12000)),
+        features=tuple(TEAM_FEATURES),
+        per_seat=True,
+    )
+    api = CatalogPlan(
+        "api",
+        "API",
+        "prod_apiFAKE",
+        {},
+        usage={"api-calls": {"monthly": CatalogUsagePrice(API_CALLS_PRICE, "0.05")}},
+    )
     meter = CatalogMeter("api-calls", "API calls", METER_ID, METER_EVENT_NAME, "sum")
-    return Catalog("usd", (basic, pro), (meter,)).to_document()
+    return Catalog("usd", (basic, pro, team, api), (meter,)).to_document()
 
 
 def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, dict[str, str]]:
@@ -267,7 +317,7 @@ def deploy_world(moto_endpoint: str, stripe: StripeFake) -> tuple[BillingWorld, 
         Name=declared_secret, SecretString=json.dumps(document)
     )["ARN"]
     world.users_table, world.events_table = create_tables(world.boto("dynamodb"))
-    stripe.stock(document)
+    stripe.stock(document, STACK_ID)
     environment = {
         **declared_environment(),
         "AWS_ACCESS_KEY_ID": "testing",

@@ -25,6 +25,11 @@ from billing.components.layer import SharedLayer, SharedLayerArgs
 from billing.components.monitoring import Monitoring, MonitoringArgs
 from billing.components.schedule import RateSchedule, RateScheduleArgs
 from billing.components.stripe_catalog import StripeCatalog, StripeCatalogArgs
+from billing.components.stripe_entitlements import (
+    PlanFeatures,
+    StripeEntitlements,
+    StripeEntitlementsArgs,
+)
 from billing.components.stripe_webhook import StripeWebhook, StripeWebhookArgs
 from billing.components.tables import BillingTables, BillingTablesArgs
 from billing.components.usage_queue import UsageQueue, UsageQueueArgs
@@ -108,6 +113,33 @@ def _subscription_environment(shared: Shared) -> dict[str, pulumi.Input[str]]:
     }
 
 
+def _organization_environment(shared: Shared) -> dict[str, pulumi.Input[str]]:
+    """Teams' settings for the subscription function (none on a B2C stack)."""
+    teams, tables = shared.settings.organizations, shared.tables
+    if not teams.enabled or tables.members_table_name is None:
+        return {}
+    return {
+        Env.ORGANIZATION_CLAIM: str(teams.claim),
+        Env.ORGANIZATION_ADMIN_CLAIM: str(teams.admin_claim),
+        Env.ORGANIZATION_ADMIN_VALUES: ",".join(teams.admin_values),
+        Env.SEAT_PRORATION_BEHAVIOR: teams.seat_proration_behavior,
+        Env.MEMBERS_TABLE: tables.members_table_name,
+    }
+
+
+def _subscription_tables(tables: BillingTables) -> list[TableAccess]:
+    """Its record (read, written); with teams, a member's seat and the organisation's record in
+    one BatchGetItem, and seat changes as transactions over both tables."""
+    access = [TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn])]
+    if tables.members_table_arn is not None:
+        both = [tables.users_table_arn, tables.members_table_arn]
+        access += [
+            TableAccess(["BatchGetItem", "ConditionCheckItem"], both),
+            TableAccess(["PutItem", "DeleteItem", "Query"], [tables.members_table_arn]),
+        ]
+    return access
+
+
 def _event_environment(shared: Shared) -> dict[str, pulumi.Input[str]]:
     return {
         Env.EVENTS_TABLE: shared.tables.events_table_name,
@@ -131,8 +163,8 @@ FUNCTIONS = (
         "subscription",
         "subscription",
         lambda names: names.subscription,
-        _subscription_environment,
-        lambda tables: [TableAccess(["GetItem", "UpdateItem"], [tables.users_table_arn])],
+        lambda shared: {**_subscription_environment(shared), **_organization_environment(shared)},
+        _subscription_tables,
     ),
     FunctionSpec(
         "stripe-webhook",
@@ -181,6 +213,7 @@ def build_stack(settings: StackSettings) -> BillingStack:
     api, api_url = _api(settings)
     webhook_url = pulumi.Output.concat(api_url, contract.WEBHOOK_PATH)
     catalog = _catalog(settings)
+    _entitlements(settings, catalog)
     webhook = _webhook(settings, webhook_url)
     secret = _secret(settings, catalog, webhook)
     usage_queue = _usage_queue(settings)
@@ -190,6 +223,8 @@ def build_stack(settings: StackSettings) -> BillingStack:
     usage_queue.feed("usage-source", functions["usage"].arn)
     for name, function, routes in ROUTES:
         _routes(name, api, functions[function], routes)
+    if settings.organizations.enabled:
+        _routes("organization-routes", api, functions["subscription"], contract.ORGANIZATION_ROUTES)
     monitoring = _monitoring(settings, api, functions)
     return BillingStack(
         alarm_topic_arn=monitoring.topic_arn,
@@ -265,6 +300,21 @@ def _catalog(settings: StackSettings) -> StripeCatalog:
     )
 
 
+def _entitlements(settings: StackSettings, catalog: StripeCatalog) -> StripeEntitlements | None:
+    """Each catalog feature as an entitlement feature on its plans' products (None: no features)."""
+    plans = [
+        PlanFeatures(plan.plan.id, plan.product_id, plan.plan.features)
+        for plan in catalog.plans
+        if plan.plan.features
+    ]
+    if not plans:
+        return None
+    return StripeEntitlements(
+        "stripe-entitlements",
+        StripeEntitlementsArgs(plans=plans, lookup_key_prefix=settings.prefix),
+    )
+
+
 def _webhook(settings: StackSettings, url: pulumi.Output[str]) -> StripeWebhook:
     return StripeWebhook(
         "stripe-webhook",
@@ -319,6 +369,9 @@ def _tables(settings: StackSettings) -> BillingTables:
             kms_key_arn=settings.secrets.kms_key_arn,
             deletion_protection=settings.production,
             tags=settings.tags,
+            members_table_name=(
+                settings.names.members_table if settings.organizations.enabled else None
+            ),
         ),
     )
 

@@ -28,6 +28,11 @@ class PriceInCatalog:
     """`monthly` or `annual`."""
     trial_days: int | None
     features: tuple[str, ...]
+    per_seat: bool = False
+    metered: bool = False
+    """A metered (usage) price, billed in arrears without a quantity."""
+    metered_prices: tuple[str, ...] = ()
+    """The plan's metered prices for this interval: Checkout sells them beside the flat one."""
 
 
 def document() -> dict[str, Any]:
@@ -46,11 +51,26 @@ def catalog() -> Catalog:
 
 
 def find_price(price_id: str) -> PriceInCatalog | None:
-    """The plan and interval of `price_id`, or None for a price this stack does not sell."""
+    """The plan and interval of `price_id` (a flat or a metered price), or None for a price
+    this stack does not sell."""
     for plan in catalog().plans:
-        for interval, price in plan.prices.items():
-            if price.id == price_id:
-                return PriceInCatalog(plan.id, interval, plan.trial_days, plan.features)
+        found = [(interval, False) for interval, p in plan.prices.items() if p.id == price_id]
+        found += [
+            (interval, True)
+            for by_interval in plan.usage.values()
+            for interval, p in by_interval.items()
+            if p.id == price_id
+        ]
+        if found:
+            interval, metered = found[0]
+            usage = tuple(
+                str(by_interval[interval].id)
+                for by_interval in plan.usage.values()
+                if interval in by_interval
+            )
+            return PriceInCatalog(
+                plan.id, interval, plan.trial_days, plan.features, plan.per_seat, metered, usage
+            )
     return None
 
 

@@ -51,6 +51,12 @@ class RuntimeConfig:
     """The same for stripe-python's `meter_events` base address (the v2 meter event stream)."""
     initialization_type: str | None = None
     """Lambda's own AWS_LAMBDA_INITIALIZATION_TYPE (`snap-start` while taking a snapshot)."""
+    organization_claim: str | None = None
+    """Teams: the claim naming the caller's organisation; None on a B2C stack."""
+    organization_admin_claim: str | None = None
+    organization_admin_values: tuple[str, ...] = ()
+    seat_proration_behavior: str = "create_prorations"
+    members_table_name: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> RuntimeConfig:
@@ -83,6 +89,13 @@ class RuntimeConfig:
                 (env.get(Env.STRIPE_METER_EVENTS_BASE) or "").rstrip("/") or None
             ),
             initialization_type=env.get(Env.LAMBDA_INITIALIZATION_TYPE),
+            organization_claim=env.get(Env.ORGANIZATION_CLAIM) or None,
+            organization_admin_claim=env.get(Env.ORGANIZATION_ADMIN_CLAIM) or None,
+            organization_admin_values=tuple(
+                v for v in env.get(Env.ORGANIZATION_ADMIN_VALUES, "").split(",") if v
+            ),
+            seat_proration_behavior=env.get(Env.SEAT_PRORATION_BEHAVIOR, "create_prorations"),
+            members_table_name=env.get(Env.MEMBERS_TABLE) or None,
         )
 
     @property
@@ -92,6 +105,10 @@ class RuntimeConfig:
     @property
     def events_table(self) -> str:
         return _required(self.events_table_name, Env.EVENTS_TABLE)
+
+    @property
+    def members_table(self) -> str:
+        return _required(self.members_table_name, Env.MEMBERS_TABLE)
 
     @property
     def stack_id(self) -> str:

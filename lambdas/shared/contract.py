@@ -35,6 +35,13 @@ class Env:
     ALLOW_PROMOTION_CODES = "ALLOW_PROMOTION_CODES"
     AUTOMATIC_TAX = "AUTOMATIC_TAX"
     LOG_LEVEL = "LOG_LEVEL"
+    ORGANIZATION_CLAIM = "ORGANIZATION_CLAIM"
+    """Teams: the JWT claim naming the caller's organisation (unset: B2C, the user pays)."""
+    ORGANIZATION_ADMIN_CLAIM = "ORGANIZATION_ADMIN_CLAIM"
+    ORGANIZATION_ADMIN_VALUES = "ORGANIZATION_ADMIN_VALUES"
+    """Comma-separated roles that may manage an organisation's billing."""
+    SEAT_PRORATION_BEHAVIOR = "SEAT_PRORATION_BEHAVIOR"
+    MEMBERS_TABLE = "MEMBERS_TABLE"
     STRIPE_API_BASE = "STRIPE_API_BASE"
     """scheme://host:port of a local Stripe emulator; unset in AWS."""
     STRIPE_METER_EVENTS_BASE = "STRIPE_METER_EVENTS_BASE"
@@ -79,6 +86,7 @@ class Event:
     INVOICE_PAID = "invoice.paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
     CUSTOMER_UPDATED = "customer.updated"
+    ENTITLEMENTS_UPDATED = "entitlements.active_entitlement_summary.updated"
 
 
 #: The Stripe events the webhook applies and the endpoint subscribes to. Stripe sends both
@@ -95,6 +103,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     Event.INVOICE_PAID,
     Event.INVOICE_PAYMENT_FAILED,
     Event.CUSTOMER_UPDATED,
+    Event.ENTITLEMENTS_UPDATED,
 )
 
 
@@ -120,6 +129,14 @@ SUBSCRIPTION_ROUTES: tuple[RouteKey, ...] = (
     RouteKey("GET", "/subscription/prices", requires_jwt=False),
     RouteKey("GET", "/subscription", requires_jwt=True),
     RouteKey("POST", "/subscription/sync", requires_jwt=True),
+    RouteKey("GET", "/subscription/usage", requires_jwt=True),
+)
+#: Teams' routes, declared only on a stack with `organizationClaim` (openapi.yaml).
+ORGANIZATION_ROUTES: tuple[RouteKey, ...] = (
+    RouteKey("PUT", "/subscription/seats", requires_jwt=True),
+    RouteKey("GET", "/subscription/members", requires_jwt=True),
+    RouteKey("POST", "/subscription/members", requires_jwt=True),
+    RouteKey("DELETE", "/subscription/members/{userId}", requires_jwt=True),
 )
 WEBHOOK_ROUTES: tuple[RouteKey, ...] = (RouteKey("POST", WEBHOOK_PATH, requires_jwt=False),)
 
@@ -138,14 +155,21 @@ class Table:
     CUSTOMER_ID = "stripeCustomerId"
     CUSTOMER_INDEX = "stripeCustomerId-index"
     EVENT_ID = "eventId"
+    ORGANIZATION_ID = "organizationId"
+    """The members table's partition key (`org:{claim}`); its sort key is USER_ID."""
 
 
 #: The metadata key that stamps every customer, Checkout Session and subscription with the stack
 #: that made it: stacks may share one Stripe account, whose webhook endpoints and event list are
 #: account-wide.
 STACK_METADATA_KEY = "stack"
-#: The metadata key naming the user a Stripe object belongs to.
+#: The metadata key naming the user a Stripe object belongs to (an organisation's account id,
+#: `org:{claim}`, for a team's).
 USER_METADATA_KEY = "userId"
+#: The metadata key naming the organisation a team's customer belongs to.
+ORGANIZATION_METADATA_KEY = "organizationId"
+#: The prefix of an organisation's billing account id (`org:{claim value}`).
+ORGANIZATION_PREFIX = "org:"
 
 #: Log `outcome` of a second entitled subscription for one customer (an alarm counts it).
 DUPLICATE_SUBSCRIPTION_OUTCOME = "duplicate_subscription"
@@ -258,6 +282,7 @@ class CatalogPlan:
     features: tuple[str, ...] = ()
     usage: dict[str, dict[str, CatalogUsagePrice]] = field(default_factory=dict)
     """Meter id → interval → metered price (written only when the plan has usage)."""
+    per_seat: bool = False
 
     def to_document(self) -> dict[str, Any]:
         document = {
@@ -274,6 +299,8 @@ class CatalogPlan:
                 meter: {interval: price.to_document() for interval, price in prices.items()}
                 for meter, prices in self.usage.items()
             }
+        if self.per_seat:  # written only when true: a B2C stack's document is unchanged
+            document["perSeat"] = True
         return document
 
     @classmethod
@@ -300,6 +327,7 @@ class CatalogPlan:
                 for meter, prices in (document.get("usage") or {}).items()
                 if isinstance(prices, dict)
             },
+            per_seat=document.get("perSeat") is True,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -24,6 +24,8 @@ class Caller:
 
     user_id: str
     email: str | None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    """Every verified claim (teams read the organisation and role claims from here)."""
 
 
 def caller(event: Mapping[str, Any]) -> Caller:
@@ -37,7 +39,7 @@ def caller(event: Mapping[str, Any]) -> Caller:
     if not isinstance(user_id, str) or not user_id:
         raise HttpError(401, "Unauthorized")
     email = claims.get("email")
-    return Caller(user_id=user_id, email=email if isinstance(email, str) else None)
+    return Caller(user_id=user_id, email=email if isinstance(email, str) else None, claims=claims)
 
 
 def raw_body(event: Mapping[str, Any]) -> bytes:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared import contract, customer_state, event_claims, users
+from shared import contract, customer_state, entitlements, event_claims, users
 from shared.contract import STRIPE_API_VERSION, Event
 from shared.log import bind, get_logger
 from shared.stripe_client import call_stripe
@@ -90,6 +90,7 @@ DISPATCH: dict[str, Handling] = {
     Event.INVOICE_PAID: _PAYMENT,
     Event.INVOICE_PAYMENT_FAILED: _PAYMENT,
     _CUSTOMER_UPDATED: Handling(_always),
+    Event.ENTITLEMENTS_UPDATED: Handling(_always),
 }
 if set(DISPATCH) != set(contract.WEBHOOK_EVENTS):  # pragma: no cover - a programming error
     raise RuntimeError("DISPATCH must handle exactly contract.WEBHOOK_EVENTS")
@@ -183,6 +184,8 @@ def _apply(
         return users.EventOutcome.UNKNOWN_USER.value
     if customer_id and stored.customer_id and customer_id != stored.customer_id:
         return users.EventOutcome.OTHER_STACK.value
+    if event["type"] == Event.ENTITLEMENTS_UPDATED:
+        return _apply_entitlements(obj, user_id, customer_id, mark)
     if stamp.older_than(stored.stamp):
         return users.EventOutcome.STALE.value
     if not handling.concerns(obj):
@@ -213,6 +216,16 @@ def _apply_from_stripe(mark: users.EventMark, user_id: str, customer_id: str) ->
         logger.warning("the customer has no subscription of this stack in Stripe; ignored")
         return "ignored"
     return outcome.value
+
+
+def _apply_entitlements(
+    summary: Mapping[str, Any], user_id: str, customer_id: str | None, mark: users.EventMark
+) -> str:
+    """Stripe's summary shows one page in the event's version: read every page instead, in
+    the pinned version, ordered by the read (so a late, older summary changes nothing)."""
+    if customer_id is None:
+        raise MalformedObjectError("the entitlement summary has no customer")
+    return entitlements.refresh(user_id, customer_id, mark).value
 
 
 def _apply_email(

@@ -104,7 +104,21 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
         price_id = stripe_id(price)
         if price_id:
             state.update(_plan_fields(price_id, subscription_id))
+            state["seats"] = _seats(items["data"][0]) if _per_seat(price_id) else REMOVE
     return state
+
+
+def _per_seat(price_id: str) -> bool:
+    found = catalog.find_price(price_id)
+    return found is not None and found.per_seat
+
+
+def _seats(item: Mapping[str, Any]) -> int:
+    """A per-seat plan's purchased seats: its item's quantity (changed by the API or portal)."""
+    quantity = item.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+        raise MalformedObjectError("items.data[0].quantity is not a whole number")
+    return quantity
 
 
 def _plan_fields(price_id: str, subscription_id: str) -> dict[str, Any]:

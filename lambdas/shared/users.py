@@ -4,7 +4,8 @@ customer, and the writes that order a user's billing state.
 Record fields, a contract with every reader (README, "Runtime behaviour"): `userId`,
 `stripeCustomerId`, `stripeSubscriptionId`, `isSubscribed`, `cancelAtPeriodEnd`, `cancelAt`,
 `plan`, `subscriptionStatus`, `currentPeriodEnd`, `updatedAt`, `priceId`, and `planId` and
-`features` (the catalog plan's; absent for a price the catalog does not know); plus `email`,
+`features` (the catalog plan's; absent for a price the catalog does not know), `entitlements`
+(the account's active Stripe entitlements, unscoped, with `entitlementsTrueFrom`); plus `email`,
 `createdAt`, and `stateTrueFrom`/`stateTrueUntil` (see `shared.records.Stamp`), which keep an
 older view of Stripe from overwriting a newer one.
 
@@ -296,6 +297,56 @@ class UserStore:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+
+    def write_entitlements(
+        self,
+        user_id: str,
+        features: list[str],
+        read_from_ms: int,
+        customer_id: str,
+        event: EventMark | None = None,
+    ) -> EventOutcome:
+        """The account's active entitlements as read at `read_from_ms`: a later read wins.
+
+        With an `event`, its id is recorded in the same transaction (a duplicate applies once).
+        """
+        from botocore.exceptions import ClientError
+
+        update = {
+            "TableName": self.users_table,
+            "Key": {"userId": {"S": user_id}},
+            "UpdateExpression": (
+                "SET entitlements = :features, entitlementsTrueFrom = :from, updatedAt = :now"
+            ),
+            "ConditionExpression": "attribute_exists(userId) AND "
+            "(attribute_not_exists(stripeCustomerId) OR stripeCustomerId = :customer) AND "
+            "(attribute_not_exists(entitlementsTrueFrom) OR entitlementsTrueFrom < :from)",
+            "ExpressionAttributeValues": {
+                ":features": {"L": [{"S": feature} for feature in features]},
+                ":from": {"N": str(read_from_ms)},
+                ":customer": {"S": customer_id},
+                ":now": {"N": str(_now())},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        items = [{"Update": update}]
+        if event is not None:
+            items.insert(0, {"Put": self._event_put(user_id, event)})
+        try:
+            self._client.transact_write_items(TransactItems=items)
+            return EventOutcome.APPLIED
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+        if event is not None and reasons[0].get("Code") == "ConditionalCheckFailed":
+            return EventOutcome.DUPLICATE
+        item = reasons[-1].get("Item") if reasons else None
+        if not item:
+            return EventOutcome.UNKNOWN_USER
+        if item.get("stripeCustomerId", {}).get("S", customer_id) != customer_id:
+            return EventOutcome.OTHER_STACK
+        return EventOutcome.STALE
 
     def write_email(
         self, user_id: str, email: str, customer_id: str, event_created: int, event: EventMark

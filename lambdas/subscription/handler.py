@@ -9,7 +9,7 @@ from shared.http import Caller, HttpError, caller, json_body, response
 from shared.log import begin_request, bind, get_logger, log_response
 from shared.secrets import SecretsError
 from shared.snapstart import prepare_snapshot, warm_clients
-from subscription import service
+from subscription import metering, service, teams
 
 logger = get_logger("subscription.handler")
 prepare_snapshot(warm_clients("secretsmanager", "dynamodb", stripe=True))
@@ -33,9 +33,28 @@ ROUTES: dict[str, Route] = {
     "POST /subscription/portal": _signed_in(lambda who, event: service.create_portal_session(who)),
     "GET /subscription": _signed_in(lambda who, event: service.subscription_state(who)),
     "POST /subscription/sync": _signed_in(lambda who, event: service.sync(who)),
+    "GET /subscription/usage": _signed_in(lambda who, event: metering.usage(who)),
+    # Teams (declared only on a stack with organizationClaim).
+    "PUT /subscription/seats": _signed_in(
+        lambda who, event: teams.change_seats(who, json_body(event))
+    ),
+    "GET /subscription/members": _signed_in(lambda who, event: teams.list_members(who)),
+    "POST /subscription/members": _signed_in(
+        lambda who, event: teams.add_member(who, json_body(event))
+    ),
+    "DELETE /subscription/members/{userId}": _signed_in(
+        lambda who, event: teams.remove_member(who, _path_parameter(event, "userId"))
+    ),
     # Public: a pricing page calls it before sign-in (the route has no authorizer).
     "GET /subscription/prices": lambda event: service.prices(),
 }
+
+
+def _path_parameter(event: Mapping[str, Any], name: str) -> str:
+    value = (event.get("pathParameters") or {}).get(name)
+    if not isinstance(value, str) or not value:
+        raise HttpError(400, f"{name} is missing from the path")
+    return value
 
 
 def route_key(event: Mapping[str, Any]) -> str:

@@ -12,20 +12,22 @@ customer, session and subscription made here carries the stack's identity in its
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from shared import catalog, customer_state, secrets, users
+from shared import accounts, catalog, customer_state, entitlements, secrets, users
 from shared.config import runtime_config
-from shared.contract import SecretKey
+from shared.contract import ORGANIZATION_METADATA_KEY, SecretKey
 from shared.entitlement import ENTITLED_STATUSES
 from shared.http import Caller, HttpError
 from shared.log import get_logger
 from shared.stripe_client import call_stripe
 from shared.subscription_state import MalformedObjectError
+from subscription import teams
 
 if TYPE_CHECKING:
     from stripe.params import CustomerCreateParams
-    from stripe.params.checkout import SessionCreateParams
+    from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineItem
 
 logger = get_logger("subscription")
 
@@ -48,7 +50,10 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     price = catalog.find_price(price_id)
     if price is None:
         raise HttpError(400, "priceId must be one of this service's prices")
-    record = users.store().get_user(caller.user_id) or {}
+    account = accounts.account_of(caller)
+    accounts.require_admin(account)
+    seats = _seats_to_buy(price, body.get("seats"))
+    record = users.store().get_user(account.id) or {}
     if record.get("subscriptionStatus") in ENTITLED_STATUSES:
         raise _already_subscribed()
     customer_id = record.get("stripeCustomerId")
@@ -59,14 +64,14 @@ def create_checkout(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
             raise _already_subscribed()
         had_subscription = bool(statuses)
     else:
-        customer_id = _create_customer(caller)
+        customer_id = _create_customer(account)
     config = runtime_config()
-    metadata = customer_state.stack_metadata(caller.user_id)
+    metadata = customer_state.stack_metadata(account.id)
     params: SessionCreateParams = {
         "mode": "subscription",
         "customer": customer_id,
-        "line_items": [{"price": price_id, "quantity": 1}],
-        "client_reference_id": caller.user_id,
+        "line_items": _line_items(price_id, price, seats),
+        "client_reference_id": account.id,
         "metadata": dict(metadata),
         "subscription_data": {"metadata": dict(metadata)},
         "success_url": _redirect(config.checkout_success_path)
@@ -128,6 +133,27 @@ def customer_subscriptions(customer_id: str) -> list[dict[str, Any]]:
     return customer_state.read_subscriptions(customer_id)[0]
 
 
+def _line_items(
+    price_id: str, price: catalog.PriceInCatalog, seats: int
+) -> list[SessionCreateParamsLineItem]:
+    """The flat price (per seat, or one), then the plan's metered prices for that interval
+    without a quantity (Stripe bills them from the meters, in arrears)."""
+    items: list[SessionCreateParamsLineItem] = []
+    if not price.metered:
+        items.append({"price": price_id, "quantity": seats})
+    items += [{"price": metered} for metered in price.metered_prices]
+    return items
+
+
+def _seats_to_buy(price: catalog.PriceInCatalog, seats: Any) -> int:
+    """A per-seat plan's seats (1-10,000; 1 when not given); any other plan sells one."""
+    if seats is None:
+        return 1
+    if not price.per_seat or price.metered:
+        raise HttpError(400, "seats is only for a per-seat plan")
+    return teams.seats_from(seats)
+
+
 def sync(caller: Caller) -> dict[str, Any]:
     """Read the caller's subscriptions from Stripe, store the deciding one, answer the record.
 
@@ -136,19 +162,21 @@ def sync(caller: Caller) -> dict[str, Any]:
     overwrites it, a state written while it read is settled by reading again, and a newer
     event still applies.
     """
-    record = users.store().get_user(caller.user_id) or {}
+    account = accounts.account_of(caller)
+    record = users.store().get_user(account.id) or {}
     customer_id = record.get("stripeCustomerId")
     if not customer_id:
-        return public_state(record)
+        return subscription_state(caller)
     try:
-        customer_state.refresh(caller.user_id, str(customer_id))
+        customer_state.refresh(account.id, str(customer_id))
     except MalformedObjectError as error:
         logger.warning("sync: subscription ignored: %s", error)
-        return public_state(record)
-    return public_state(users.store().get_user(caller.user_id) or {})
+        return subscription_state(caller)
+    entitlements.refresh(account.id, str(customer_id))
+    return subscription_state(caller)
 
 
-def _create_customer(caller: Caller) -> str:
+def _create_customer(account: accounts.Account) -> str:
     """Create the caller's Stripe customer once, even when two requests race.
 
     The idempotency key makes Stripe return the same customer to both requests (for 24 h);
@@ -156,19 +184,24 @@ def _create_customer(caller: Caller) -> str:
     account-wide, so the key names the stack too: alice of another stack sharing the account
     gets a customer of her own (with one key, Stripe would answer `idempotency_error`).
     """
-    params: CustomerCreateParams = {"metadata": customer_state.stack_metadata(caller.user_id)}
-    if caller.email:
-        params["email"] = caller.email
-    key = f"customer-{customer_state.stack_id()}-{caller.user_id}"
+    metadata = customer_state.stack_metadata(account.id)
+    if account.organization_id is not None:  # one customer per organisation, named in Stripe
+        metadata[ORGANIZATION_METADATA_KEY] = account.organization_id
+    params: CustomerCreateParams = {"metadata": metadata}
+    if account.email:
+        params["email"] = account.email
+    key = f"customer-{customer_state.stack_id()}-{account.id}"
     customer = call_stripe(
         lambda client: client.v1.customers.create(params=params, options={"idempotency_key": key})
     )
-    return users.store().save_customer(caller.user_id, caller.email, customer.id)
+    return users.store().save_customer(account.id, account.email, customer.id)
 
 
 def create_portal_session(caller: Caller) -> dict[str, Any]:
     """A Billing Portal session for the caller's own customer, with this stack's configuration."""
-    record = users.store().get_user(caller.user_id) or {}
+    account = accounts.account_of(caller)
+    accounts.require_admin(account)
+    record = users.store().get_user(account.id) or {}
     customer_id = record.get("stripeCustomerId")
     if not customer_id:
         raise HttpError(400, "No billing account yet: subscribe first")
@@ -186,8 +219,22 @@ def create_portal_session(caller: Caller) -> dict[str, Any]:
 
 
 def subscription_state(caller: Caller) -> dict[str, Any]:
-    """The caller's record (one DynamoDB read, nothing else), features only while subscribed."""
-    return public_state(users.store().get_user(caller.user_id) or {})
+    """The caller's account's state (one DynamoDB read, nothing else). A member of an
+    organisation gets its seats and whether it holds one (one BatchGetItem, whatever the
+    organisation's size); a per-seat plan's features only while holding a seat."""
+    account = accounts.account_of(caller)
+    if not account.is_organization:
+        return {**public_state(users.store().get_user(account.id) or {}), "organizationId": None}
+    record, has_seat = teams.account_and_seat(account)
+    state = public_state(record)
+    if record.get("seats") is not None and not has_seat:
+        state["features"] = []  # a per-seat plan entitles only the members holding a seat
+    return {
+        **state,
+        "organizationId": account.organization_id,
+        "seats": teams.seat_counts(record),
+        "hasSeat": has_seat,
+    }
 
 
 def public_state(record: dict[str, Any]) -> dict[str, Any]:
@@ -198,12 +245,19 @@ def public_state(record: dict[str, Any]) -> dict[str, Any]:
         "plan": record.get("plan"),
         "planId": record.get("planId"),
         "priceId": record.get("priceId"),
-        "features": list(record.get("features") or []) if subscribed else [],
+        "features": _features(record) if subscribed else [],
         "subscriptionStatus": record.get("subscriptionStatus"),
         "currentPeriodEnd": record.get("currentPeriodEnd"),
         "cancelAtPeriodEnd": bool(record.get("cancelAtPeriodEnd", False)),
         "cancelAt": record.get("cancelAt"),
     }
+
+
+def _features(record: Mapping[str, Any]) -> list[str]:
+    """The account's active Stripe entitlements once Stripe has told them (webhook, sync or
+    reconciliation); before that, the catalog plan's features (what the entitlements will be)."""
+    stored = record.get(entitlements.ENTITLEMENTS)
+    return list(stored) if stored is not None else list(record.get("features") or [])
 
 
 def prices() -> dict[str, Any]:

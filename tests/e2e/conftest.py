@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tools.local.emulators import running_moto, running_stripe_fake
-from tools.local.stack import REGION, DeployedStack
+from tools.local.stack import REGION, DeployedStack, declared_stack_id
 from tools.local.stripe_emulator import StripeFake
 from tools.mock_engine import base_config, run_program
 
@@ -44,5 +44,5 @@ def deployed_dev_stack(
             patch.setenv(name, value)
         recording = run_program({**base_config("dev"), **(config or {})})
         stack = DeployedStack(recording, moto, stripe, root, environment=environment)
-        stripe.stock(stack.document)
+        stripe.stock(stack.document, declared_stack_id(recording))
         yield stack

@@ -38,6 +38,7 @@ DEV_PLANS = {
     key: value
     for key, value in yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"].items()
     if key in ("saas-billing:plans", "saas-billing:meters")
+    or key.startswith("saas-billing:organization")
 }
 WEBHOOK_ROUTE = "POST /stripe/webhook"
 #: Outcomes of an event the stack takes as its own: written, or already covered by a write

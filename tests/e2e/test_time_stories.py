@@ -23,6 +23,7 @@ from tests.e2e.test_money_stories import (
     claims_of,
     customer_of,
     price,
+    record_of,
     state_of,
 )
 from tools.local.stack import DeployedStack
@@ -199,3 +200,32 @@ def test_an_event_in_another_api_version_is_re_read_and_applied(
     ]
     assert delivered and delivered[-1]["_delivered"] is True
     assert len(stack.emulator.requests_to("GET", "/v1/subscriptions")) > reads_before  # re-read
+
+
+def test_a_feature_added_in_config_reaches_a_subscriber_through_stripes_entitlements(
+    stack: DeployedStack, webhook_url: str
+) -> None:
+    """`pulumi up` with a new feature on pro makes an entitlement feature and attaches it to the
+    product; Stripe grants it from the subscriber's next period and says so in an entitlement
+    summary, which the webhook reads into the record."""
+    from tools.local.stripe_emulator import entitlements
+    from tools.local.stripe_emulator.router import Call
+
+    declared_endpoint(stack, webhook_url)
+    clock = subscribe(stack, "growing-gil", "pro")
+    before = state_of(stack, "growing-gil")
+    assert set(before["features"]) == {"reports", "priority-support"}
+    emulator = stack.emulator
+    pro = next(p for p in stack.document["stripe_catalog"]["plans"] if p["id"] == "pro")
+    with emulator.state.lock:  # what the provider's EntitlementsFeature and ProductFeature do
+        feature = entitlements.create_feature(
+            Call(emulator, {"name": "exports", "lookup_key": "dev-saas-billing-exports"}, {})
+        )
+        entitlements.attach_feature(
+            Call(emulator, {"entitlement_feature": feature["id"]}, {"product": pro["productId"]})
+        )
+    stack.emulator.advance(clock, 15 * DAY)  # the trial ends: a new period starts
+    after = state_of(stack, "growing-gil")
+    assert set(after["features"]) == {"reports", "priority-support", "exports"}
+    record = record_of(stack, "growing-gil")
+    assert record is not None and {v["S"] for v in record["entitlements"]["L"]} >= {"exports"}

@@ -251,6 +251,7 @@ def test_every_route_answers_in_the_specifications_shape(
     assert summaries.data, "no entitlements.active_entitlement_summary.updated event"
     events = ok(v1.events.list(params={"limit": 100}))
     ok(v1.events.retrieve(events.data[0].id))
+    _meters(client, emulator, ok, customer.id)
     ok(v1.customers.delete(failing.id))
     ok(v1.webhook_endpoints.delete(endpoint.id))
     ok(v1.test_helpers.test_clocks.delete(clock.id))
@@ -274,6 +275,9 @@ def test_every_route_answers_in_the_specifications_shape(
         "product_feature",
         "entitlements.active_entitlement",
         "entitlements.active_entitlement_summary",
+        "billing.meter",
+        "billing.meter_event",
+        "billing.meter_event_summary",
     }
     touched = {(r.method, r.path) for r in emulator.state.requests}
     untouched = [
@@ -284,3 +288,35 @@ def test_every_route_answers_in_the_specifications_shape(
         )
     ]
     assert untouched == [], "routes the conformance story never called"
+
+
+def _meters(client: stripe.StripeClient, emulator: StripeFake, ok: Checked, customer: str) -> None:
+    """Meters, v1 events, the v2 session and stream (on the `meter_events` base), summaries."""
+    v1 = client.v1
+    meter = ok(v1.billing.meters.create(params={
+        "display_name": "API calls", "event_name": "conformance_api_calls",
+        "default_aggregation": {"formula": "sum"},
+        "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
+        "value_settings": {"event_payload_key": "value"},
+    }))  # fmt: skip
+    ok(v1.billing.meters.retrieve(meter.id))
+    ok(v1.billing.meters.list())
+    ok(v1.billing.meters.update(meter.id, params={"display_name": "Calls"}))
+    ok(v1.billing.meter_events.create(params={
+        "event_name": "conformance_api_calls", "identifier": "conformance-1",
+        "payload": {"stripe_customer_id": customer, "value": "3"},
+    }))  # fmt: skip
+    session = client.v2.billing.meter_event_session.create()
+    streaming = stripe.StripeClient(
+        session.authentication_token, base_addresses={"meter_events": emulator.base_url}
+    )
+    streaming.v2.billing.meter_event_stream.create(params={"events": [{
+        "event_name": "conformance_api_calls", "identifier": "conformance-2",
+        "payload": {"stripe_customer_id": customer, "value": "4"},
+    }]})  # fmt: skip
+    now = int(emulator.state.now(customer))
+    ok(v1.billing.meters.event_summaries.list(meter.id, params={
+        "customer": customer, "start_time": now - 3600 * 24, "end_time": now + 3600,
+    }))  # fmt: skip
+    ok(v1.billing.meters.deactivate(meter.id))
+    ok(v1.billing.meters.reactivate(meter.id))

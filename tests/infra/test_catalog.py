@@ -170,16 +170,17 @@ def test_the_portal_headline_never_exceeds_stripes_60_characters(name: str) -> N
     assert headline == ("Manage your Acme subscription" if name == "Acme" else "Manage your plan")
 
 
-def test_the_shipped_dev_stack_shows_three_plans_one_with_a_trial_and_one_on_usage() -> None:
+def test_the_shipped_dev_stack_shows_a_trial_usage_and_a_per_seat_plan() -> None:
     from tools import plan
 
     config, secret_keys = plan.stack_config("dev")
     plans = config[f"{PROJECT}:plans"]
-    assert len(plans) == 3
+    assert len(plans) == 4
     assert any(p.get("trialDays") and p.get("features") for p in plans)
     assert [p["id"] for p in plans if p.get("usage")] == ["api"]
+    assert [p["id"] for p in plans if p.get("perSeat")] == ["team"]
     recording = run_program(config, secret_keys=tuple(secret_keys))
-    assert len(recording.of_type(PRODUCT)) == 3
+    assert len(recording.of_type(PRODUCT)) == 4
 
 
 def bad(index: int, **fields: Any) -> list[dict[str, Any]]:
@@ -275,7 +276,9 @@ def test_removing_a_plan_deletes_only_its_resources_and_archives_its_prices(
     one = run_program(with_plans([PLANS[0]]))
     before, after = stripe_registrations(two_plans), stripe_registrations(one)
     removed = {urn.rsplit("::", 1)[1] for urn in set(before) - set(after)}
-    assert removed == {"stripe-pro-product", "stripe-pro-monthly-price"}
+    entitlements = {"stripe-entitlements-reports", "stripe-entitlements-api",
+                    "stripe-entitlements-pro-reports", "stripe-entitlements-pro-api"}  # fmt: skip
+    assert removed == {"stripe-pro-product", "stripe-pro-monthly-price", *entitlements}
     pro = next(r for r in two_plans.of_type(PRODUCT) if r.name == "stripe-pro-product")
     assert pro.retain_on_delete, "a product with prices cannot be deleted in Stripe"
     pro_price = next(r for r in two_plans.of_type(PRICE) if r.name == "stripe-pro-monthly-price")

@@ -13,6 +13,7 @@ from billing.config import SettingsError
 from billing.config.api import parse_api
 from billing.config.catalog import parse_catalog
 from billing.config.operations import parse_operations
+from billing.config.organizations import parse_organizations
 from billing.config.secrets import parse_secrets
 from billing.config.stripe import parse_stripe
 from tools.mock_engine import PROJECT, fake_stripe_key
@@ -107,3 +108,51 @@ def test_operations_section_defaults_and_refusals() -> None:
         parse_operations(project_config(logLevel="ERROR"))
     with pytest.raises(SettingsError, match="alarmEmail must be an e-mail address"):
         parse_operations(project_config(alarmEmail="not-an-address"))
+
+
+TEAM_PLAN = {"id": "team", "name": "Team", "prices": {"monthly": 1200}, "perSeat": True}
+
+
+def test_organizations_are_off_on_a_b2c_stack() -> None:
+    config = project_config(plans=[{"id": "pro", "name": "Pro", "prices": {"monthly": 900}}])
+    settings = parse_organizations(config, parse_catalog(config))
+    assert (settings.enabled, settings.seat_proration_behavior) == (False, "create_prorations")
+
+
+def test_organizations_take_the_claim_the_admin_claim_and_its_values() -> None:
+    config = project_config(
+        plans=[TEAM_PLAN], organizationClaim="custom:org_id", organizationAdminClaim="org_role",
+        organizationAdminValues=["admin", "owner"], seatProrationBehavior="always_invoice",
+    )  # fmt: skip
+    settings = parse_organizations(config, parse_catalog(config))
+    assert settings.claim == "custom:org_id" and settings.admin_values == ("admin", "owner")
+    assert settings.seat_proration_behavior == "always_invoice"
+    assert parse_catalog(config).plans[0].per_seat is True
+
+
+@pytest.mark.parametrize(
+    ("values", "refusal"),
+    [
+        ({"organizationClaim": "org_id"}, "organizationClaim needs"),
+        ({"organizationAdminClaim": "org_role"}, "need saas-billing:organizationClaim"),
+        ({"plans": [TEAM_PLAN]}, "sells team per seat"),
+        ({"seatProrationBehavior": "sometimes"}, "seatProrationBehavior must be one of"),
+        ({"organizationClaim": "org id"}, "must be a JWT claim name"),
+        ({"organizationClaim": "org_id", "organizationAdminClaim": "role",
+          "organizationAdminValues": []}, "organizationAdminValues must be a non-empty list"),
+    ],
+)  # fmt: skip
+def test_organization_settings_refuse_what_cannot_work(
+    values: dict[str, Any], refusal: str
+) -> None:
+    config = project_config(
+        **{"plans": [{"id": "pro", "name": "Pro", "prices": {"monthly": 900}}], **values}
+    )
+    with pytest.raises(SettingsError, match=refusal):
+        parse_organizations(config, parse_catalog(config))
+
+
+def test_a_plans_per_seat_flag_is_a_boolean() -> None:
+    config = project_config(plans=[{**TEAM_PLAN, "perSeat": "yes"}])
+    with pytest.raises(Exception, match=r"perSeat must be true or false"):
+        parse_catalog(config)

@@ -390,6 +390,7 @@ def test_api_routes_authorizer_cors_throttling_and_logs(dev: Recording) -> None:
         "GET /subscription/prices",
         "GET /subscription",
         "POST /subscription/sync",
+        "GET /subscription/usage",
         "POST /stripe/webhook",
     }
     for key, route in routes.items():

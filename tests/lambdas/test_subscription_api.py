@@ -195,6 +195,7 @@ def test_subscription_state_without_a_record_is_not_subscribed(
         "currentPeriodEnd": None,
         "cancelAtPeriodEnd": False,
         "cancelAt": None,
+        "organizationId": None,
     }
     assert world.secret_reads == [], "GET /subscription reads DynamoDB and nothing else"
 
@@ -224,6 +225,7 @@ def test_subscription_state_shows_the_stored_record_and_its_plans_features(
         "currentPeriodEnd": 1_900_000_000,
         "cancelAtPeriodEnd": True,
         "cancelAt": 1_900_000_000,
+        "organizationId": None,
     }
 
 

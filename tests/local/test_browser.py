@@ -366,3 +366,44 @@ def test_the_clock_buttons_end_a_trial_and_renew(served: Served, browser: object
         lambda d: json.loads(d.find_element(By.ID, "state").text)["currentPeriodEnd"] > converted
     )
     assert driver.find_element(By.ID, "frozen-time").text != ""
+
+
+def test_an_admin_buys_seats_and_gives_one_and_the_member_sees_it(
+    served: Served, browser: object
+) -> None:
+    """Teams on the demo page: an admin of acme checks out 2 seats of the per-seat plan, gives
+    one to bob, and bob (signed in as acme's member) holds it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as until
+    from selenium.webdriver.support.ui import Select
+
+    driver = _driver(browser)
+    wait = _wait(driver)
+
+    def sign_in(user: str, role: str) -> None:
+        driver.get(served.base_url + "/")
+        wait.until(until.presence_of_element_located((By.ID, "buy-team-monthly")))
+        for field, value in (("user", user), ("org", "acme-demo")):
+            driver.find_element(By.ID, field).clear()
+            driver.find_element(By.ID, field).send_keys(value)
+        Select(driver.find_element(By.ID, "role")).select_by_value(role)
+        driver.find_element(By.ID, "sign-in").click()
+        wait.until(
+            until.text_to_be_present_in_element((By.ID, "who"), f"signed in as {user} (acme-demo")
+        )
+
+    sign_in("ada", "admin")
+    wait.until(until.visibility_of_element_located((By.ID, "change-seats")))
+    driver.find_element(By.ID, "seat-count").clear()
+    driver.find_element(By.ID, "seat-count").send_keys("2")
+    driver.find_element(By.ID, "buy-team-monthly").click()
+    wait.until(until.presence_of_element_located((By.ID, "pay"))).click()
+    wait.until(until.text_to_be_present_in_element((By.ID, "seats"), "0 of 2 assigned"))
+    driver.find_element(By.ID, "member").send_keys("bob")
+    driver.find_element(By.ID, "add-member").click()
+    wait.until(until.text_to_be_present_in_element((By.ID, "members"), "bob"))
+    wait.until(until.text_to_be_present_in_element((By.ID, "seats"), "1 of 2 assigned"))
+    sign_in("bob", "member")
+    wait.until(until.text_to_be_present_in_element((By.ID, "seats"), "you hold one."))
+    assert not driver.find_element(By.ID, "admin").is_displayed()
+    assert '"sso"' in driver.find_element(By.ID, "state").text

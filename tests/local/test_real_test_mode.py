@@ -47,7 +47,7 @@ def test_a_fresh_account_gets_the_catalog_created(dev: Recording, account: Strip
     declared = document(dev)
     resolved = real_stripe.ensure_catalog(client_for(account), dev, declared, "dev-local")
     prices = [o for o in account.state.objects.values() if o.get("object") == "price"]
-    assert len(prices) == 5  # basic and pro monthly and annual, and api's metered one
+    assert len(prices) == 7  # basic, pro and team monthly and annual, and api's metered one
     metered = [p for p in prices if p["recurring"]["usage_type"] == "metered"]
     meter = account.state.objects[metered[0]["recurring"]["meter"]]
     assert meter["event_name"] == "dev_saas-billing_api-calls"

@@ -74,7 +74,12 @@ def test_the_contract_and_the_demo_page_are_served(served: Served) -> None:
 
 def test_prices_are_public_and_match_the_contract(served: Served) -> None:
     status, prices = api(served, "GET", "/subscription/prices")
-    assert status == 200 and [plan["id"] for plan in prices["plans"]] == ["basic", "pro", "api"]
+    assert status == 200 and [plan["id"] for plan in prices["plans"]] == [
+        "basic",
+        "pro",
+        "api",
+        "team",
+    ]
     assert prices["plans"][2]["usage"]["api-calls"]["monthly"]["unitAmountDecimal"] == "0.05"
 
 

@@ -75,7 +75,7 @@ def serve(stack_name: str, port: int) -> int:
     from tools.local.emulators import running_moto
     from tools.local.server import DEMO_PATHS, LocalApi
     from tools.local.server import serve as http_server
-    from tools.local.stack import DeployedStack
+    from tools.local.stack import DeployedStack, declared_stack_id
     from tools.local.stripe_emulator import StripeFake
     from tools.local.usage_source import UsageSource
     from tools.mock_engine import run_program
@@ -144,7 +144,7 @@ def serve(stack_name: str, port: int) -> int:
                 # Each customer on a test clock of its own: the demo page's "advance" buttons.
                 emulator.state.settings.clock_per_customer = True
                 started.callback(emulator.stop)
-                emulator.stock(document)
+                emulator.stock(document, declared_stack_id(recording))
             stack = DeployedStack(
                 recording,
                 moto,
@@ -184,8 +184,12 @@ def serve(stack_name: str, port: int) -> int:
     return 0
 
 
-def token(user: str, email: str | None) -> int:
-    print(devjwt.issue(devjwt.signing_key(JWT_KEY), user, email or f"{user}@example.com"))
+def token(user: str, email: str | None, org: str | None = None, role: str | None = None) -> int:
+    print(
+        devjwt.issue(
+            devjwt.signing_key(JWT_KEY), user, email or f"{user}@example.com", org=org, role=role
+        )
+    )
     return 0
 
 
@@ -282,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     tokens = commands.add_parser("token", help="print a dev JWT the local server accepts")
     tokens.add_argument("--user", default="alice")
     tokens.add_argument("--email", default=None)
+    tokens.add_argument("--org", default=None, help="act for this organisation (org_id)")
+    tokens.add_argument("--role", default=None, help="the organisation role (org_role): admin")
     completing = commands.add_parser("complete-checkout", help="pay an emulator Checkout")
     completing.add_argument("--session", required=True)
     completing.add_argument("--port", type=int, default=None, help="default: make serve's")
@@ -298,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             print("stopping", flush=True)
             return 130
     if args.command == "token":
-        return token(args.user, args.email)
+        return token(args.user, args.email, args.org, args.role)
     if args.command == "usage":
         value = int(args.value) if args.value.is_integer() else args.value
         return send_usage(args.user, args.meter, value, args.key)

@@ -51,8 +51,11 @@ def issue(
     email: str | None = None,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
     now: float | None = None,
+    org: str | None = None,
+    role: str | None = None,
 ) -> str:
-    """An ID-token-shaped JWT for `user` (its `sub`)."""
+    """An ID-token-shaped JWT for `user` (its `sub`); with `org`, an organisation member's
+    (`org_id`, and `org_role` when given: the dev stack's organisation claims)."""
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -65,6 +68,10 @@ def issue(
     }
     if email:
         claims["email"] = email
+    if org:
+        claims["org_id"] = org
+        if role:
+            claims["org_role"] = role
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tools.local import devjwt
-from tools.local.stack import NOT_FOUND, UNAUTHORIZED, DeployedStack
+from tools.local.stack import NOT_FOUND, UNAUTHORIZED, DeployedStack, route_template
 from tools.local.stripe_emulator import SessionNotOpenError, StripeFake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ class LocalApi:
             return _file(OPENAPI, "application/yaml")
         if url.path.startswith("/local/"):
             return self._local(method, url.path, body)
-        route = self.stack.routes.get(f"{method} {url.path}")
+        route = self.stack.routes.get(route_template(self.stack.routes, method, url.path)[0])
         if route is None:
             return _json(404, NOT_FOUND, cors)
         claims = None
@@ -130,7 +130,12 @@ class LocalApi:
             return _json(400, {"error": "Request body must be JSON"})
         if method == "POST" and path == "/local/token":
             user = str(request.get("user") or "alice")
-            token = devjwt.issue(self.jwt_key, user, request.get("email") or f"{user}@example.com")
+            org = request.get("org") if isinstance(request.get("org"), str) else None
+            role = request.get("role") if isinstance(request.get("role"), str) else None
+            email = request.get("email") or f"{user}@example.com"
+            token = devjwt.issue(
+                self.jwt_key, user, email, org=org or None, role=role if org else None
+            )
             return _json(200, {"token": token})
         if method == "POST" and path == "/local/complete-checkout" and self.emulator:
             session_id = str(request.get("sessionId") or "")

@@ -170,12 +170,14 @@ class DeployedStack:
         query: str = "",
         source_ip: str = "127.0.0.1",
     ) -> dict[str, Any]:
-        """The HTTP API payload format 2.0 event API Gateway would build for this request."""
+        """The HTTP API payload format 2.0 event API Gateway would build for this request
+        (`routeKey` the matched route's template, `pathParameters` what its `{names}` took)."""
         now = time.time()
+        template, parameters = route_template(self.routes, method, path)
         lowered = {name.lower(): value for name, value in (headers or {}).items()}
         event: dict[str, Any] = {
             "version": "2.0",
-            "routeKey": f"{method} {path}",
+            "routeKey": template,
             "rawPath": path,
             "rawQueryString": query,
             "headers": lowered,
@@ -192,13 +194,15 @@ class DeployedStack:
                     "userAgent": lowered.get("user-agent", ""),
                 },
                 "requestId": uuid.uuid4().hex,
-                "routeKey": f"{method} {path}",
+                "routeKey": template,
                 "stage": "$default",
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
                 "timeEpoch": int(now * 1000),
             },
             "isBase64Encoded": False,
         }
+        if parameters:
+            event["pathParameters"] = parameters
         if query:
             event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
         if body is not None:
@@ -223,7 +227,7 @@ class DeployedStack:
         raw: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """Send an HTTP request through the declared routes, as API Gateway would."""
-        route = self.routes.get(f"{method} {path}")
+        route = self.routes.get(route_template(self.routes, method, path)[0])
         if route is None:
             return 404, dict(NOT_FOUND)
         if route.requires_jwt and claims is None:
@@ -259,11 +263,44 @@ class DeployedStack:
         return "".join(container.stop() for container in self.functions.values())
 
 
+def declared_stack_id(recording: Recording) -> str:
+    """The stack identity the program gives its functions (`STACK_ID`)."""
+    for function in recording.of_type("aws:lambda/function:Function"):
+        variables = function.inputs["environment"]["variables"]
+        if Env.STACK_ID in variables:
+            return str(variables[Env.STACK_ID])
+    raise LookupError("the program declares no function with STACK_ID")
+
+
+def route_template(routes: Mapping[str, Any], method: str, path: str) -> tuple[str, dict[str, str]]:
+    """The declared route key `method path` matches (an exact one first, then one with
+    `{parameters}`, as API Gateway picks), and the parameters' values; the request's own key
+    when none matches."""
+    exact = f"{method} {path}"
+    if exact in routes:
+        return exact, {}
+    parts = path.strip("/").split("/")
+    for key in routes:
+        route_method, _, template = key.partition(" ")
+        segments = template.strip("/").split("/")
+        if route_method != method or len(segments) != len(parts):
+            continue
+        values = {s[1:-1]: p for s, p in zip(segments, parts, strict=True) if s.startswith("{")}
+        if all(s == p or s.startswith("{") for s, p in zip(segments, parts, strict=True)) and all(
+            values.values()
+        ):
+            return key, values
+    return exact, {}
+
+
 def table_definition(inputs: dict[str, Any]) -> dict[str, Any]:
+    keys = [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}]
+    if inputs.get("rangeKey"):
+        keys.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
     definition: dict[str, Any] = {
         "TableName": inputs["name"],
         "BillingMode": inputs["billingMode"],
-        "KeySchema": [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}],
+        "KeySchema": keys,
         "AttributeDefinitions": [
             {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
         ],

@@ -84,6 +84,7 @@ class PlanResources:
             product_id=self.product_id,
             trial_days=self.plan.trial_days,
             features=tuple(self.plan.features),
+            per_seat=self.plan.per_seat,
             prices={
                 interval: contract.CatalogPrice(
                     price_id, self.plan.prices[interval], INTERVALS[interval]
@@ -284,7 +285,14 @@ class StripeCatalog(pulumi.ComponentResource):
                 subscription_updates=[
                     stripe.PortalConfigurationFeaturesSubscriptionUpdateArgs(
                         enabled=True,
-                        default_allowed_updates=["price"],
+                        # The provider cannot limit quantity changes to one product, so with any
+                        # per-seat plan every plan's quantity is adjustable; the webhook records
+                        # seats only for a per-seat plan.
+                        default_allowed_updates=(
+                            ["price", "quantity"]
+                            if any(p.plan.per_seat for p in self.plans)
+                            else ["price"]
+                        ),
                         proration_behavior="create_prorations",
                         products=[
                             stripe.PortalConfigurationFeaturesSubscriptionUpdateProductArgs(

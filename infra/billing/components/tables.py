@@ -1,9 +1,11 @@
-"""DynamoDB tables: users (with a Stripe customer index) and processed Stripe events."""
+"""DynamoDB tables: users (with a Stripe customer index), processed Stripe events, and (teams)
+an organisation's members."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -28,6 +30,8 @@ class BillingTablesArgs:
     """Customer-managed KMS key; None encrypts with the AWS-managed DynamoDB key."""
     deletion_protection: bool
     tags: Mapping[str, str]
+    members_table_name: str | None = None
+    """Teams: an organisation's members, keyed (organizationId, userId); None declares none."""
 
 
 class BillingTables(pulumi.ComponentResource):
@@ -38,6 +42,8 @@ class BillingTables(pulumi.ComponentResource):
     customer_index_arn: pulumi.Output[str]
     events_table_name: pulumi.Output[str]
     events_table_arn: pulumi.Output[str]
+    members_table_name: pulumi.Output[str] | None
+    members_table_arn: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: BillingTablesArgs, opts: pulumi.ResourceOptions | None = None
@@ -87,6 +93,25 @@ class BillingTables(pulumi.ComponentResource):
         self.customer_index_arn = users.arn.apply(lambda arn: f"{arn}/index/{CUSTOMER_INDEX_NAME}")
         self.events_table_name = events.name
         self.events_table_arn = events.arn
+        self.members_table_name = self.members_table_arn = None
+        if args.members_table_name is not None:
+            members = _members_table(f"{name}-members", args.members_table_name, common)
+            self.members_table_name, self.members_table_arn = members.name, members.arn
         self.register_outputs(
             {"usersTableName": self.users_table_name, "eventsTableName": self.events_table_name}
         )
+
+
+def _members_table(name: str, table_name: str, common: Mapping[str, Any]) -> aws.dynamodb.Table:
+    """An organisation's members: one item per (organizationId, userId) holding a seat."""
+    return aws.dynamodb.Table(
+        name,
+        name=table_name,
+        hash_key=contract.Table.ORGANIZATION_ID,
+        range_key=contract.Table.USER_ID,
+        attributes=[
+            aws.dynamodb.TableAttributeArgs(name=contract.Table.ORGANIZATION_ID, type="S"),
+            aws.dynamodb.TableAttributeArgs(name=contract.Table.USER_ID, type="S"),
+        ],
+        **common,
+    )

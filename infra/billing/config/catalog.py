@@ -30,7 +30,9 @@ PLAN_ID = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 MAX_TRIAL_DAYS = 730  # Stripe's limit for `subscription_data.trial_period_days`
 #: A portal configuration's `features.subscription_update.products` takes at most 10 products.
 MAX_PORTAL_PRODUCTS = 10
-_PLAN_FIELDS = {"id", "name", "description", "prices", "trialDays", "features", "usage"}
+_PLAN_FIELDS = {
+    "id", "name", "description", "prices", "trialDays", "features", "usage", "perSeat",
+}  # fmt: skip
 
 
 class PlanError(ValueError):
@@ -48,6 +50,8 @@ class Plan:
     description: str | None = None
     trial_days: int | None = None
     features: tuple[str, ...] = ()
+    per_seat: bool = False
+    """The flat price is per seat: Checkout takes a quantity, the portal may change it."""
     legacy: bool = False
     """Built from productName/monthlyAmount/annualAmount: keeps those resources' names."""
     usage: Mapping[str, str] = field(default_factory=dict)
@@ -151,7 +155,16 @@ def _parse_plan(where: str, item: Any, meter_ids: frozenset[str]) -> Plan:
         trial_days=_trial_days(where, item.get("trialDays")),
         features=_features(where, item.get("features")),
         usage=usage,
+        per_seat=_per_seat(where, item.get("perSeat")),
     )
+
+
+def _per_seat(where: str, raw: Any) -> bool:
+    if raw is None:
+        return False
+    if not isinstance(raw, bool):
+        raise PlanError(f"{where}.perSeat must be true or false")
+    return raw
 
 
 def _prices(where: str, raw: Any) -> dict[str, int]:

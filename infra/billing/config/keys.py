@@ -19,6 +19,8 @@ PROJECT_KEYS = (
     "secretRecoveryWindowDays", "secretKmsKeyArn", "webhookSecretGeneration",
     "secretsCacheTtlSeconds",
     "logRetentionDays", "snapStart", "logLevel", "reconcileIntervalMinutes", "alarmEmail",
+    "organizationClaim", "organizationAdminClaim", "organizationAdminValues",
+    "seatProrationBehavior",
 )  # fmt: skip
 #: Config namespaces besides the project's: the two providers', and Pulumi's own.
 OTHER_NAMESPACES = ("aws", "stripe", "pulumi")

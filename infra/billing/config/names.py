@@ -55,6 +55,7 @@ LIMITS: dict[str, NameLimit] = {
     "secret": _SECRET,
     "users_table": _TABLE,
     "events_table": _TABLE,
+    "members_table": _TABLE,
     "layer": _LAYER,
     "api": _API,
     "api_log_group": _LOG_GROUP,
@@ -100,6 +101,8 @@ class StackNames:
     secret: str
     users_table: str
     events_table: str
+    members_table: str
+    """Teams only: an organisation's members (declared when `organizationClaim` is set)."""
     layer: str
     api: str
     api_log_group: str
@@ -142,6 +145,7 @@ class StackNames:
             secret=f"{prefix}_secrets",
             users_table=f"{prefix}-users",
             events_table=f"{prefix}-stripe-events",
+            members_table=f"{prefix}-members",
             layer=f"{prefix}-shared",
             api=f"{prefix}-api",
             api_log_group=f"/aws/apigateway/{prefix}-api",

@@ -19,6 +19,7 @@ from billing.config.errors import SettingsError
 from billing.config.keys import config_keys, refuse_unknown_keys
 from billing.config.names import InvalidNameError, StackNames
 from billing.config.operations import OperationsSettings, parse_operations
+from billing.config.organizations import OrganizationSettings, parse_organizations
 from billing.config.secrets import SecretSettings, parse_secrets
 from billing.config.stripe import StripeSettings, parse_stripe
 
@@ -38,6 +39,8 @@ class StackSettings:
     api: ApiSettings
     secrets: SecretSettings
     operations: OperationsSettings = field(default_factory=OperationsSettings)
+    organizations: OrganizationSettings = field(default_factory=OrganizationSettings)
+    """Who a token bills for (an organisation, or the user: B2C) and seats' proration."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -69,15 +72,34 @@ def parse_settings(
     except InvalidNameError as error:
         raise SettingsError(str(error)) from None
     production = readers.boolean(project_config, "production", default=False)
+    catalog = parse_catalog(project_config)
+    _check_feature_keys(project_config, catalog, names.prefix)
     return StackSettings(
         project=project,
         environment=environment,
         names=names,
         production=production,
         stripe=parse_stripe(project_config, stripe_config, production),
-        catalog=parse_catalog(project_config),
+        catalog=catalog,
         api=parse_api(project_config, production),
         secrets=parse_secrets(project_config),
         operations=parse_operations(project_config),
+        organizations=parse_organizations(project_config, catalog),
         tags={"environment": environment, "project": project, "managed-by": "pulumi"},
     )
+
+
+#: Stripe's limit on an entitlement feature's lookup key.
+FEATURE_LOOKUP_KEY_MAX = 80
+
+
+def _check_feature_keys(config: pulumi.Config, catalog: CatalogSettings, prefix: str) -> None:
+    """Each feature becomes an entitlement feature keyed `{prefix}-{feature}` (80 characters)."""
+    for plan in catalog.plans:
+        for feature in plan.features:
+            if len(f"{prefix}-{feature}") > FEATURE_LOOKUP_KEY_MAX:
+                raise SettingsError(
+                    f"{config.full_key('plans')} ({plan.id}) feature {feature!r} makes the "
+                    f"lookup key {prefix}-{feature} longer than Stripe's "
+                    f"{FEATURE_LOOKUP_KEY_MAX} characters: shorten it"
+                )

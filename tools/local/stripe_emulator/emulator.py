@@ -28,6 +28,7 @@ from tools.local.stripe_emulator import (  # noqa: F401  (each registers its rou
 )
 from tools.local.stripe_emulator.objects import fixture, public
 from tools.local.stripe_emulator.periods import nth_period_end
+from tools.local.stripe_emulator.router import Call
 from tools.local.stripe_emulator.server import handler_for
 from tools.local.stripe_emulator.state import RecordedRequest, StripeState
 
@@ -148,9 +149,10 @@ class StripeFake:
 
     # -- stocking (what `pulumi up` would have made in the account) -----------------------
 
-    def stock(self, document: Mapping[str, Any]) -> None:
+    def stock(self, document: Mapping[str, Any], stack_id: str | None = None) -> None:
         """Know the stack's key, every catalog price and its portal configuration, as the
-        account a real `pulumi up` wrote them into would."""
+        account a real `pulumi up` wrote them into would; with `stack_id`, each plan's
+        features too, as entitlement features (`{stack_id}-{feature}`) on its product."""
         catalog_doc = document["stripe_catalog"]
         with self.state.lock:
             self.state.valid_keys.add(document["stripe_secret_key"])
@@ -182,7 +184,12 @@ class StripeFake:
                 self._stock_usage(plan, product_id, catalog_doc)
                 if prices:
                     products.append({"product": product_id, "prices": prices})
-            self.add_portal_configuration(document["stripe_portal_configuration_id"], products)
+            if stack_id is not None:
+                self._stock_features(catalog_doc["plans"], stack_id)
+            per_seat = any(plan.get("perSeat") for plan in catalog_doc["plans"])
+            self.add_portal_configuration(
+                document["stripe_portal_configuration_id"], products, quantity=per_seat
+            )
 
     def _stock_usage(
         self, plan: Mapping[str, Any], product_id: str, catalog_doc: Mapping[str, Any]
@@ -204,6 +211,17 @@ class StripeFake:
                     nickname=f"{plan['name']} {meter_id} ({interval})",
                 )
 
+    def _stock_features(self, plans: list[Mapping[str, Any]], stack_id: str) -> None:
+        """Entitlement features attached to their plans' products, as the program declares."""
+        made: dict[str, str] = {}
+        for plan in plans:
+            for feature in plan.get("features") or []:
+                if feature not in made:
+                    params = {"name": feature, "lookup_key": f"{stack_id}-{feature}"}
+                    made[feature] = entitlements.create_feature(Call(self, params, {}))["id"]
+                attach = {"entitlement_feature": made[feature]}
+                entitlements.attach_feature(Call(self, attach, {"product": plan["productId"]}))
+
     def add_price(
         self,
         price_id: str,
@@ -221,7 +239,10 @@ class StripeFake:
             )
 
     def add_portal_configuration(
-        self, configuration_id: str, products: list[dict[str, Any]] | None = None
+        self,
+        configuration_id: str,
+        products: list[dict[str, Any]] | None = None,
+        quantity: bool = False,
     ) -> None:
         features = {
             "invoice_history": {"enabled": True},
@@ -229,7 +250,7 @@ class StripeFake:
             "subscription_cancel": {"enabled": True, "mode": "at_period_end"},
             "subscription_update": {
                 "enabled": bool(products),
-                "default_allowed_updates": ["price"],
+                "default_allowed_updates": ["price", "quantity"] if quantity else ["price"],
                 "products": products or [],
             },
         }

@@ -102,7 +102,7 @@ _DOC_URL = "https://stripe.com/docs/error-codes/"
 _INVALID = "invalid_request_error"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__ (and context managers set it)
 class StripeError(Exception):
     """An error answer as Stripe gives it: the HTTP status and the `error` object's fields."""
 
