@@ -201,6 +201,54 @@ def every_function_has_an_errors_alarm_validator(
             report_violation(f"function {name} has no Errors alarm with an action", resource.urn)
 
 
+def sqs_queue_is_encrypted_validator(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    """An SQS queue is encrypted at rest: SQS-managed SSE, or a KMS key of its own."""
+    if args.resource_type != "aws:sqs/queue:Queue":
+        return
+    if args.props.get("sqsManagedSseEnabled") is True or args.props.get("kmsMasterKeyId"):
+        return
+    report_violation("the queue must set sqsManagedSseEnabled or a kmsMasterKeyId", None)
+
+
+def _redrives_to_a_dead_letter_queue(redrive_policy: Any) -> bool:
+    if isinstance(redrive_policy, str):
+        try:
+            redrive_policy = json.loads(redrive_policy)
+        except ValueError:
+            return False
+    if not isinstance(redrive_policy, Mapping):
+        return False
+    count = redrive_policy.get("maxReceiveCount")
+    return bool(redrive_policy.get("deadLetterTargetArn")) and str(count or "").isdigit()
+
+
+def event_source_queue_has_a_dead_letter_queue_validator(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    """A queue of the stack a Lambda consumes (an event source mapping's `eventSourceArn`) has
+    a redrive policy to a dead-letter queue: a message that keeps failing stops being retried
+    and waits there, instead of retrying until its retention ends and vanishing."""
+    consumed = {
+        resource.props.get("eventSourceArn")
+        for resource in args.resources
+        if resource.resource_type == "aws:lambda/eventSourceMapping:EventSourceMapping"
+    }
+    for resource in args.resources:
+        if resource.resource_type != "aws:sqs/queue:Queue":
+            continue
+        if resource.props.get("arn") not in consumed:
+            continue
+        if not _redrives_to_a_dead_letter_queue(resource.props.get("redrivePolicy")):
+            name = resource.props.get("name")
+            report_violation(
+                f"queue {name} feeds a Lambda but has no redrive policy with "
+                "deadLetterTargetArn and maxReceiveCount",
+                resource.urn,
+            )
+
+
 RESOURCE_POLICIES = [
     ResourceValidationPolicy(
         name="lambda-environment-has-no-secrets",
@@ -238,6 +286,12 @@ RESOURCE_POLICIES = [
         validate=api_domain_uses_tls_1_2_validator,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
+    ResourceValidationPolicy(
+        name="sqs-queue-is-encrypted",
+        description="Every SQS queue is encrypted at rest with SQS-managed SSE or a KMS key.",
+        validate=sqs_queue_is_encrypted_validator,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
 ]
 STACK_POLICIES = [
     StackValidationPolicy(
@@ -250,6 +304,12 @@ STACK_POLICIES = [
         name="every-function-has-an-errors-alarm",
         description="Every Lambda function has an Errors alarm that notifies someone.",
         validate=every_function_has_an_errors_alarm_validator,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="event-source-queue-has-a-dead-letter-queue",
+        description="Every queue a Lambda consumes sends failed messages to a dead-letter queue.",
+        validate=event_source_queue_has_a_dead_letter_queue_validator,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
 ]

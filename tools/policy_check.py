@@ -56,8 +56,12 @@ def check(recording: Recording) -> tuple[list[str], list[Violation]]:
     stack = PolicyResource(
         "pulumi:pulumi:Stack", recording.exports, stack_urn, "stack", _options(), None, None, [], {}
     )
+    # A stack policy sees each resource's outputs, which hold its inputs and what the provider
+    # assigned (an ARN, say): the recorded outputs over the inputs, as the engine would send.
     resources = [
-        PolicyResource(r.type, r.inputs, r.urn, r.name, _options(), None, None, [], {})
+        PolicyResource(
+            r.type, {**r.inputs, **r.outputs}, r.urn, r.name, _options(), None, None, [], {}
+        )
         for r in recording.resources
     ]
     for stack_policy in STACK_POLICIES:

@@ -483,5 +483,6 @@ def _monitoring(
             tags=settings.tags,
             usage_function=names.usage_function,
             usage_dead_letter_queue=names.usage_dead_letter_queue,
+            usage_queue=names.usage_queue,
         ),
     )

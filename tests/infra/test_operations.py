@@ -108,13 +108,61 @@ def test_a_duplicate_subscription_alarms_from_every_function_that_decides_one(
 def test_no_alarm_fires_on_a_quiet_stack_and_all_notify_the_topic(dev: Recording) -> None:
     topic = dev.one("aws:sns/topic:Topic").outputs["arn"]
     found = alarms(dev)
-    assert len(found) == 4 * 2 + 4 + 1  # 4 functions x (errors, throttles), 4 stack-wide, DLQ
+    # 4 functions x (errors, throttles), 4 stack-wide, the usage queue's DLQ and oldest message
+    assert len(found) == 4 * 2 + 4 + 2
     assert "dev-saas-billing-usage-dlq-messages" in found
+    assert "dev-saas-billing-usage-oldest-message-age" in found
     for name, alarm in found.items():
         assert alarm["treatMissingData"] == "notBreaching", name
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name
         assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold", name
         assert alarm["alarmDescription"], name
+
+
+def test_usage_alarms_on_its_dead_letters_and_on_its_oldest_message(dev: Recording) -> None:
+    queues = {q.inputs["name"]: q.inputs for q in dev.of_type("aws:sqs/queue:Queue")}
+    queue = queues["dev-saas-billing-usage"]
+    found = alarms(dev)
+    dead_letters = found["dev-saas-billing-usage-dlq-messages"]
+    assert dead_letters["dimensions"] == {"QueueName": "dev-saas-billing-usage-dlq"}
+    assert (dead_letters["namespace"], dead_letters["threshold"]) == ("AWS/SQS", 1)
+    oldest = found["dev-saas-billing-usage-oldest-message-age"]
+    assert oldest == {**oldest, "namespace": "AWS/SQS",
+                      "metricName": "ApproximateAgeOfOldestMessage",
+                      "dimensions": {"QueueName": "dev-saas-billing-usage"},
+                      "statistic": "Maximum", "period": 300, "evaluationPeriods": 1,
+                      "threshold": 30 * 60}  # fmt: skip
+    # A message that keeps failing leaves for the dead-letter queue (its own alarm) before it
+    # is this old: the age alarm means the queue is not drained at all.
+    redrive = json.loads(queue["redrivePolicy"])
+    assert oldest["threshold"] > redrive["maxReceiveCount"] * queue["visibilityTimeoutSeconds"]
+    assert found["dev-saas-billing-usage-errors"]["dimensions"] == {
+        "FunctionName": "dev-saas-billing-usage"
+    }
+    others = [a for name, a in found.items() if name != oldest["name"]]
+    assert {a["statistic"] for a in others} == {"Sum"}
+
+
+def test_the_dashboard_has_a_row_for_usage(dev: Recording) -> None:
+    body = json.loads(dev.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    usage = [w for w in body["widgets"] if w["properties"]["title"].startswith("Usage")]
+    assert sum(w["width"] for w in usage) == 24, "one full row"
+    metrics = [m for w in usage for m in w["properties"]["metrics"]]
+    charted = {(m[1], m[3]) for m in metrics}
+    queue, dlq, function = (
+        "dev-saas-billing-usage", "dev-saas-billing-usage-dlq", "dev-saas-billing-usage"
+    )  # fmt: skip
+    assert charted >= {
+        ("NumberOfMessagesSent", queue), ("NumberOfMessagesReceived", queue),
+        ("ApproximateNumberOfMessagesVisible", queue), ("ApproximateNumberOfMessagesVisible", dlq),
+        ("ApproximateAgeOfOldestMessage", queue),
+        ("Invocations", function), ("Errors", function), ("Duration", function),
+    }  # fmt: skip
+    assert all(m[0] == "AWS/SQS" and m[2] == "QueueName" for m in metrics if m[0] != "AWS/Lambda")
+    age = next(w for w in usage if "oldest" in w["properties"]["title"])
+    assert age["properties"]["stat"] == "Maximum"
+    assert age["properties"]["annotations"]["horizontal"][0]["value"] == 30 * 60
+    assert {w["properties"]["region"] for w in usage} == {"us-east-1"}
 
 
 def test_the_dashboard_follows_the_providers_region_when_aws_region_is_unset(

@@ -38,8 +38,10 @@ def test_the_pack_enforces_every_rule_as_mandatory() -> None:
             "webhook-endpoint-is-pinned",
             "table-has-point-in-time-recovery",
             "api-domain-uses-tls-1-2",
+            "sqs-queue-is-encrypted",
             "stack-outputs-hold-no-keys",
             "every-function-has-an-errors-alarm",
+            "event-source-queue-has-a-dead-letter-queue",
         ]
     )
     assert pack["levels"] == ["EnforcementLevel.MANDATORY"]

@@ -240,3 +240,97 @@ def test_every_function_needs_an_errors_alarm_that_notifies() -> None:
     other = {**alarm, "dimensions": {"FunctionName": "another"}}
     assert alarm_violations(function, resource(alarm_type, other))
     assert alarm_violations() == []
+
+
+# -- sqs-queue-is-encrypted ----------------------------------------------------------------
+
+QUEUE = "aws:sqs/queue:Queue"
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
+
+
+def test_queue_encryption() -> None:
+    check = rules.sqs_queue_is_encrypted_validator
+    assert violations(check, QUEUE, {"sqsManagedSseEnabled": True}) == []
+    assert violations(check, QUEUE, {"kmsMasterKeyId": KMS_KEY}) == []
+    assert (
+        violations(check, QUEUE, {"sqsManagedSseEnabled": False, "kmsMasterKeyId": "alias/x"}) == []
+    )
+    assert violations(check, QUEUE, {"sqsManagedSseEnabled": False})
+    assert violations(check, QUEUE, {"sqsManagedSseEnabled": False, "kmsMasterKeyId": ""})
+    assert violations(check, QUEUE, {}), "encryption is declared, not left to a default"
+    assert violations(check, TABLE, {}) == []
+
+
+# -- event-source-queue-has-a-dead-letter-queue --------------------------------------------
+
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:dev-saas-billing-usage"
+DLQ_ARN = QUEUE_ARN + "-dlq"
+REDRIVE = {"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5}
+
+
+def redrive_violations(*resources: PolicyResource) -> list[str]:
+    found: list[str] = []
+    rules.event_source_queue_has_a_dead_letter_queue_validator(
+        StackValidationArgs(list(resources)), lambda message, urn: found.append(message)
+    )
+    return found
+
+
+def consumed_queue(**props: Any) -> list[PolicyResource]:
+    queue = {"name": "dev-saas-billing-usage", "arn": QUEUE_ARN, **props}
+    return [resource(QUEUE, queue), resource(MAPPING, {"eventSourceArn": QUEUE_ARN})]
+
+
+def test_a_consumed_queue_with_a_dead_letter_queue_is_compliant() -> None:
+    dead_letters = resource(QUEUE, {"name": "dev-saas-billing-usage-dlq", "arn": DLQ_ARN})
+    assert (
+        redrive_violations(*consumed_queue(redrivePolicy=json.dumps(REDRIVE)), dead_letters) == []
+    )
+    assert redrive_violations(*consumed_queue(redrivePolicy=REDRIVE)) == [], "a mapping too"
+
+
+@pytest.mark.parametrize(
+    "redrive",
+    [
+        None,
+        "",
+        "not json",
+        json.dumps({"maxReceiveCount": 5}),
+        json.dumps({"deadLetterTargetArn": DLQ_ARN}),
+        json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 0}),
+        json.dumps({"deadLetterTargetArn": "", "maxReceiveCount": 5}),
+    ],
+)
+def test_a_consumed_queue_without_a_dead_letter_queue_is_not(redrive: str | None) -> None:
+    found = redrive_violations(*consumed_queue(redrivePolicy=redrive))
+    assert found == [
+        "queue dev-saas-billing-usage feeds a Lambda but has no redrive policy with "
+        "deadLetterTargetArn and maxReceiveCount"
+    ]
+
+
+def test_only_queues_a_lambda_consumes_need_a_dead_letter_queue() -> None:
+    queue, _ = consumed_queue()
+    assert redrive_violations(queue) == [], "no event source reads it (a dead-letter queue)"
+    stream = resource(MAPPING, {"eventSourceArn": "arn:aws:kinesis:us-east-1:1:stream/s"})
+    assert redrive_violations(queue, stream) == [], "the mapping reads something else"
+    assert redrive_violations(resource(MAPPING, {})) == []
+    assert redrive_violations() == []
+
+
+def test_the_programs_usage_queue_is_what_the_rule_checks() -> None:
+    """Run on the program (tools.policy_check, as `make plan`): its queues pass, and the usage
+    queue without its redrive policy fails, so the rule really finds the Lambda's queue."""
+    from tools import policy_check
+    from tools.mock_engine import base_config, run_program
+
+    recording = run_program(base_config("dev"))
+    assert policy_check.check(recording)[1] == []
+    queue = next(q for q in recording.of_type(QUEUE) if "redrivePolicy" in q.inputs)
+    del queue.inputs["redrivePolicy"]
+    queue.outputs.pop("redrivePolicy", None)
+    found = policy_check.check(recording)[1]
+    assert [(v.policy, v.urn) for v in found] == [
+        ("event-source-queue-has-a-dead-letter-queue", queue.urn)
+    ]

@@ -9,6 +9,7 @@ blip does not page, while a lasting failure does well inside Stripe's three days
 | `<function>-throttles` | Lambda Throttles (Sum, 5 min) | ≥ 1 in a window |
 | `reconcile-errors` | the reconciliation's Errors (Sum, per run interval) | any failed run |
 | `usage-dlq-messages` | visible messages in the usage dead-letter queue (Sum, 5 min) | ≥ 1 |
+| `usage-oldest-message-age` | ApproximateAgeOfOldestMessage (Maximum, 5 min) | ≥ 30 min (note 4) |
 | `webhook-5xx` | the webhook's 5xx answers (Sum, 5 min; note 2) | ≥ 1 in 2 of 3 windows |
 | `webhook-4xx-surge` | the webhook's 4xx answers (Sum, 15 min; note 2) | ≥ 10 (note 1) |
 | `api-5xx` | the whole API's 5xx (Sum, 5 min) | ≥ 5 in 2 of 3 windows |
@@ -27,6 +28,12 @@ or `Method` and `Resource`) and on whether `Route` holds the route key or its id
 on a dimension set that is never published stays silent. The dashboard still charts those
 per-route metrics (detailed metrics are on), where a wrong guess only leaves a chart empty.
 The whole API's 5xx uses the stage's `ApiId`/`Stage` metric, which every guide agrees on.
+
+(4) Usage not reaching Stripe: the function is not draining the queue (its event source
+disabled, throttled, or outpaced by producers). A message that merely fails lives at most 5
+receives times the 180 s visibility timeout (15 min) before the dead-letter queue takes it (that
+alarm's job), so 30 minutes never fires on one failing message. Usage keeps its timestamp (when
+SQS received it), so a late message still bills the period it happened in.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ import pulumi_aws as aws
 from billing.contract import contract
 
 FIVE_MINUTES = 300
+#: The usage queue's oldest message is this old: usage is not reaching Stripe (note 4).
+USAGE_OLDEST_MESSAGE_ALARM_SECONDS = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class AlarmSpec:
     evaluation_periods: int = 1
     datapoints_to_alarm: int = 1
     description: str = ""
+    statistic: str = "Sum"
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ class MonitoringArgs:
     """The usage function: errors and throttles alarm like an API function's."""
     usage_dead_letter_queue: str | None = None
     """A usage message that failed 5 times waits here: usage not yet billed."""
+    usage_queue: str | None = None
+    """The usage queue: its oldest message's age alarms (usage not reaching Stripe)."""
 
 
 WEBHOOK_ROUTE = contract.WEBHOOK_ROUTES[0].key
@@ -156,12 +168,27 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
                   description="a customer pays for two subscriptions: refund one (the ERROR line "
                   "with outcome duplicate_subscription names both)"),
     ]  # fmt: skip
+    return specs + _usage_queue_specs(args)
+
+
+def _usage_queue_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """Usage not billed: failed into the dead-letter queue, or waiting too long in the queue."""
+    specs: list[AlarmSpec] = []
     if args.usage_dead_letter_queue:
-        queue = {"QueueName": args.usage_dead_letter_queue}
+        dead_letters = {"QueueName": args.usage_dead_letter_queue}
         specs.append(
             AlarmSpec(f"{args.usage_dead_letter_queue}-messages", "AWS/SQS",
-                      "ApproximateNumberOfMessagesVisible", queue, 1,
+                      "ApproximateNumberOfMessagesVisible", dead_letters, 1,
                       description="usage messages failed 5 times: not billed until redriven")
+        )  # fmt: skip
+    if args.usage_queue:
+        queue = {"QueueName": args.usage_queue}
+        specs.append(
+            AlarmSpec(f"{args.usage_queue}-oldest-message-age", "AWS/SQS",
+                      "ApproximateAgeOfOldestMessage", queue, USAGE_OLDEST_MESSAGE_ALARM_SECONDS,
+                      description="usage waits over 30 minutes in the queue: not reaching Stripe "
+                      "(the usage function's event source disabled, throttled or outpaced)",
+                      statistic="Maximum")
         )  # fmt: skip
     return specs
 
@@ -229,7 +256,7 @@ class Monitoring(pulumi.ComponentResource):
             namespace=spec.namespace,
             metric_name=spec.metric,
             dimensions=dict(spec.dimensions) or None,
-            statistic="Sum",
+            statistic=spec.statistic,
             period=spec.period,
             evaluation_periods=spec.evaluation_periods,
             datapoints_to_alarm=spec.datapoints_to_alarm,
@@ -296,8 +323,50 @@ def _dashboard(args: MonitoringArgs) -> dict[str, Any]:
             widget("Lambda invocations, errors, throttles", lambdas),
             widget("Lambda duration (ms)", durations, "p90"),
             _outcomes_widget(args),
+            *_usage_widgets(args),
         ]
     }
+
+
+def _usage_widgets(args: MonitoringArgs) -> list[dict[str, Any]]:
+    """One row for usage: the queue's traffic, its dead letters, its oldest message's age, and
+    the usage function's invocations, errors and duration."""
+    if not (args.usage_queue and args.usage_dead_letter_queue and args.usage_function):
+        return []
+    queue = ["AWS/SQS", "QueueName", args.usage_queue]
+    visible = {"stat": "Maximum"}
+    function = ["FunctionName", args.usage_function]
+    threshold = {"label": "alarm", "value": USAGE_OLDEST_MESSAGE_ALARM_SECONDS}
+
+    def widget(title: str, metrics: list[list[Any]], **properties: Any) -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "width": 6,
+            "height": 6,
+            "properties": {"title": title, "region": args.region, "stat": "Sum",
+                           "period": FIVE_MINUTES, "view": "timeSeries", "metrics": metrics,
+                           **properties},
+        }  # fmt: skip
+
+    return [
+        widget("Usage queue: messages sent, received, visible", [
+            [queue[0], "NumberOfMessagesSent", *queue[1:]],
+            [queue[0], "NumberOfMessagesReceived", *queue[1:]],
+            [queue[0], "ApproximateNumberOfMessagesVisible", *queue[1:], visible],
+        ]),
+        widget("Usage dead-letter queue: visible messages (not billed)", [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+             args.usage_dead_letter_queue, visible],
+        ]),
+        widget("Usage queue: oldest message's age (s)", [
+            [queue[0], "ApproximateAgeOfOldestMessage", *queue[1:]],
+        ], stat="Maximum", annotations={"horizontal": [threshold]}),
+        widget("Usage function: invocations, errors, duration (ms, right)", [
+            ["AWS/Lambda", "Invocations", *function],
+            ["AWS/Lambda", "Errors", *function],
+            ["AWS/Lambda", "Duration", *function, {"stat": "p90", "yAxis": "right"}],
+        ]),
+    ]  # fmt: skip
 
 
 def _route_metrics(args: MonitoringArgs) -> tuple[list[list[Any]], ...]:
