@@ -7,9 +7,13 @@ answer (`batchItemFailures`) is the documented shape SQS's event source reads, w
 few lines, not a dependency in the layer.
 
 Failure modes, each reported for its message so SQS retries it (five receives, then the
-dead-letter queue keeps it): a malformed message, an unknown meter, a user with no Stripe
-customer, a Stripe or DynamoDB failure. A failure never costs a double count: a message Stripe
-had accepted comes back with the same identifier, and Stripe drops it (24 hours' window).
+dead-letter queue keeps it, with a log line saying why): a malformed message, an unknown meter,
+a Stripe or DynamoDB failure. A failure never costs a double count: a message Stripe had
+accepted comes back with the same identifier, and Stripe drops it (24 hours' window).
+
+A user with no Stripe customer is not a failure: no retry would make one (a customer is made
+at their first Checkout), and usage before any subscription bills nobody. Each such message is
+logged (`outcome: no_customer`) and counted in the batch's summary line, then dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class BatchResult:
 
     failed: list[str] = field(default_factory=list)
     sent: int = 0
+    unbilled: int = 0
+    """Messages of users without a Stripe customer: logged, counted, not retried."""
 
     def response(self) -> dict[str, Any]:
         """The partial-batch response SQS's event source reads (`ReportBatchItemFailures`)."""
@@ -53,12 +59,27 @@ def ingest(records: Sequence[dict[str, Any]]) -> BatchResult:
         if message.meter not in meters:
             _fail(result, message.message_id, "unknown_meter")
         elif message.user_id not in customers:
-            _fail(result, message.message_id, "no_customer")
+            result.unbilled += 1
+            logger.warning(
+                "usage of a user without a Stripe customer: not billed",
+                extra={
+                    "messageId": message.message_id,
+                    "outcome": "no_customer",
+                    "userId": message.user_id,
+                },
+            )
         else:
             event = meter_event(message, meters[message.meter], customers[message.user_id])
             ready.append((message, event))
     for start in range(0, len(ready), stream.MAX_EVENTS_PER_REQUEST):
         _send(ready[start : start + stream.MAX_EVENTS_PER_REQUEST], result)
+    logger.info(
+        "usage batch: %d sent, %d failed, %d unbilled",
+        result.sent,
+        len(result.failed),
+        result.unbilled,
+        extra={"sent": result.sent, "failed": len(result.failed), "unbilled": result.unbilled},
+    )
     return result
 
 

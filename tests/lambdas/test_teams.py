@@ -258,3 +258,46 @@ def test_a_quantity_changed_in_the_portal_reaches_the_record(
     assert body(world.deliver(webhook, updated))["outcome"] == "applied"
     _, members = admin(world, subscription, "GET", "/subscription/members")
     assert members["seats"] == {"purchased": 7, "assigned": 0}
+
+
+def test_a_member_of_another_organisation_is_refused_on_every_managing_route(
+    world: BillingWorld, subscription: ModuleType, team: dict[str, Any]
+) -> None:
+    admin(world, subscription, "POST", "/subscription/members", {"userId": "alice"})
+    refusals = [
+        member(
+            world,
+            subscription,
+            "POST",
+            "/subscription/checkout",
+            "mallory",
+            {"priceId": TEAM_MONTHLY_PRICE},
+            org="globex",
+        ),
+        member(world, subscription, "POST", "/subscription/portal", "mallory", org="globex"),
+        member(
+            world, subscription, "PUT", "/subscription/seats", "mallory", {"seats": 1}, org="globex"
+        ),
+        member(
+            world,
+            subscription,
+            "POST",
+            "/subscription/members",
+            "mallory",
+            {"userId": "mallory"},
+            org="globex",
+        ),
+        member(
+            world,
+            subscription,
+            "DELETE",
+            "/subscription/members/alice",
+            "mallory",
+            org="globex",
+            route="/subscription/members/{userId}",
+            path_parameters={"userId": "alice"},
+        ),
+    ]
+    assert [status for status, _ in refusals] == [403] * 5
+    _, ours = admin(world, subscription, "GET", "/subscription/members")
+    assert ours == {"members": ["alice"], "seats": {"purchased": 3, "assigned": 1}}

@@ -90,15 +90,24 @@ def test_only_the_messages_that_cannot_apply_are_reported(
     ]
     answer = usage.handler({"Records": batch}, None)
     failed = [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
-    assert failed == [
-        "not-json",
-        "no-key",
-        "text-value",
-        "other-meter",
-        "no-customer",
-        "unknown-user",
-    ]
+    # Malformed and unknown-meter messages are retried into the dead-letter queue; a user
+    # without a Stripe customer (known or not) is logged and counted, never retried.
+    assert failed == ["not-json", "no-key", "text-value", "other-meter"]
     assert billed(world, "cus_alice") == 3
+
+
+def test_a_user_without_a_customer_is_logged_and_counted_not_retried(
+    world: BillingWorld, usage: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    from usage.ingest import ingest
+
+    world.put_user("no-customer-yet")
+    result = ingest(
+        [record("m1", message("no-customer-yet", 1, "x")), record("m2", message("bob", 1, "y"))]
+    )
+    assert (result.failed, result.sent, result.unbilled) == ([], 0, 2)
+    lines = [r for r in caplog.records if getattr(r, "outcome", None) == "no_customer"]
+    assert [getattr(r, "messageId", None) for r in lines] == ["m1", "m2"]
 
 
 def test_a_message_cannot_bill_another_users_customer(
@@ -154,3 +163,18 @@ def test_usage_is_billed_when_it_happened_not_when_it_was_read(
     assert billed(world, "cus_alice") == 0  # outside the last hour: it happened two hours ago
     event = world.stripe.state.meter_events[-1]
     assert event["timestamp"] == int(sent)
+
+
+def test_100_messages_with_10_repeated_keys_make_90_meter_events_in_two_requests(
+    world: BillingWorld, usage: ModuleType
+) -> None:
+    """SQS delivers at least once: 10 of the 100 messages carry the idempotency key of an
+    earlier one (a producer's retry), and Stripe's identifiers keep one event per key."""
+    customers(world, "alice")
+    keys = [f"k{n}" for n in range(90)] + [f"k{n}" for n in range(10)]
+    batch = [record(f"m{n}", message("alice", 1, key)) for n, key in enumerate(keys)]
+    assert usage.handler({"Records": batch}, None) == {"batchItemFailures": []}
+    assert stripe_requests(world) <= 2
+    identifiers = [event["identifier"] for event in world.stripe.state.meter_events]
+    assert len(identifiers) == len(set(identifiers)) == 90
+    assert billed(world, "cus_alice") == 90
