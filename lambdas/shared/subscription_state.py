@@ -103,14 +103,8 @@ def subscription_fields(subscription: Mapping[str, Any]) -> dict[str, Any]:
             state["plan"] = "annual" if interval == "year" else "monthly"
         price_id = stripe_id(price)
         if price_id:
-            state.update(_plan_fields(price_id, subscription_id))
-            state["seats"] = _seats(items["data"][0]) if _per_seat(price_id) else REMOVE
+            state.update(_plan_fields(price_id, subscription_id, items["data"][0]))
     return state
-
-
-def _per_seat(price_id: str) -> bool:
-    found = catalog.find_price(price_id)
-    return found is not None and found.per_seat
 
 
 def _seats(item: Mapping[str, Any]) -> int:
@@ -121,8 +115,9 @@ def _seats(item: Mapping[str, Any]) -> int:
     return quantity
 
 
-def _plan_fields(price_id: str, subscription_id: str) -> dict[str, Any]:
-    """`priceId`, and through the catalog `planId` and the plan's `features`.
+def _plan_fields(price_id: str, subscription_id: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    """`priceId`, and through the catalog `planId`, the plan's `features` and, for a per-seat
+    plan, `seats` (the item's quantity).
 
     The features are copied onto the record so that `GET /subscription` reads DynamoDB alone;
     a changed catalog reaches a record with its next event (or `POST /subscription/sync`).
@@ -135,5 +130,10 @@ def _plan_fields(price_id: str, subscription_id: str) -> dict[str, Any]:
             subscription_id,
             price_id,
         )
-        return {"priceId": price_id, "planId": REMOVE, "features": REMOVE}
-    return {"priceId": price_id, "planId": found.plan_id, "features": list(found.features)}
+        return {"priceId": price_id, "planId": REMOVE, "features": REMOVE, "seats": REMOVE}
+    return {
+        "priceId": price_id,
+        "planId": found.plan_id,
+        "features": list(found.features),
+        "seats": _seats(item) if found.per_seat else REMOVE,
+    }

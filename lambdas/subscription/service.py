@@ -172,7 +172,8 @@ def sync(caller: Caller) -> dict[str, Any]:
     except MalformedObjectError as error:
         logger.warning("sync: subscription ignored: %s", error)
         return subscription_state(caller)
-    entitlements.refresh(account.id, str(customer_id))
+    if any(plan.features for plan in catalog.catalog().plans):  # else none can be ours
+        entitlements.refresh(account.id, str(customer_id))
     return subscription_state(caller)
 
 

@@ -22,11 +22,12 @@ from billing.config import readers
 from billing.config.currencies import STRIPE_CURRENCIES
 from billing.config.errors import SettingsError
 from billing.config.meters import Meter, MeterError, parse_meters, parse_usage
+from billing.config.readers import STABLE_ID
 from billing.contract import contract
 
 #: Each interval a plan may offer, and Stripe's name for it.
 INTERVALS: dict[str, str] = dict(contract.INTERVALS)
-PLAN_ID = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+PLAN_ID = STABLE_ID
 MAX_TRIAL_DAYS = 730  # Stripe's limit for `subscription_data.trial_period_days`
 #: A portal configuration's `features.subscription_update.products` takes at most 10 products.
 MAX_PORTAL_PRODUCTS = 10

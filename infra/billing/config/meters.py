@@ -8,14 +8,13 @@ lets only a meter's display name change, so a changed `aggregation` replaces the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from billing.config.readers import STABLE_ID
 from billing.contract import contract
 
-METER_ID = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _METER_FIELDS = {"id", "name", "aggregation"}
 #: Stripe's limit on `unit_amount_decimal`: at most 12 decimal places.
 _MAX_DECIMAL_PLACES = 12
@@ -58,8 +57,8 @@ def _parse_meter(where: str, item: Any) -> Meter:
     if not isinstance(item, dict):
         raise MeterError(f"{where} must be an object with id and name")
     meter_id = item.get("id")
-    if not isinstance(meter_id, str) or not METER_ID.match(meter_id):
-        raise MeterError(f"{where}.id must match {METER_ID.pattern}")
+    if not isinstance(meter_id, str) or not STABLE_ID.match(meter_id):
+        raise MeterError(f"{where}.id must match {STABLE_ID.pattern}")
     where = f"{where} ({meter_id})"
     unknown = set(item) - _METER_FIELDS
     if unknown:

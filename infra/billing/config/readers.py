@@ -6,6 +6,7 @@ No message ever holds a config value: a wrongly typed secret must not be echoed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,9 @@ import pulumi
 from pulumi.runtime.config import is_config_secret
 
 from billing.config.errors import SettingsError
+
+#: A plan's or a meter's id: stable, because it names Pulumi resources and Stripe lookup keys.
+STABLE_ID = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 
 
 def string(config: pulumi.Config, key: str) -> str | None:

@@ -19,7 +19,7 @@ from tools.local.stripe_emulator.events import emit
 from tools.local.stripe_emulator.objects import fixture, list_page, new_id, public
 from tools.local.stripe_emulator.router import Call, route
 from tools.local.stripe_emulator.state import StripeState
-from tools.local.stripe_emulator.subscriptions import start_subscription
+from tools.local.stripe_emulator.subscriptions import recurring_price, start_subscription
 
 if TYPE_CHECKING:
     pass
@@ -33,26 +33,13 @@ def _line_items(state: StripeState, items: list[dict[str, Any]]) -> list[tuple[s
     currencies = set()
     for n, item in enumerate(items):
         param = f"line_items[{n}]"
-        price = (
-            state.get("price", item.get("price", ""), f"{param}[price]")
-            if item.get("price")
-            else None
+        price = recurring_price(
+            state,
+            item.get("price"),
+            f"{param}[price]",
+            "You must provide at least one recurring price in `subscription` mode when using "
+            "prices.",
         )
-        if price is None:
-            raise invalid(
-                f"Missing required param: {param}[price].", f"{param}[price]", "parameter_missing"
-            )
-        if not price["active"]:
-            raise invalid(
-                "The price specified is inactive. This field only accepts active prices.",
-                f"{param}[price]",
-            )
-        if price["type"] != "recurring":
-            raise invalid(
-                "You must provide at least one recurring price in `subscription` mode when "
-                "using prices.",
-                f"{param}[price]",
-            )
         if billing.metered(price):
             if "quantity" in item:
                 raise invalid(

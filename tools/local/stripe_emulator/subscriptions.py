@@ -142,6 +142,18 @@ def create_subscription(call: Call) -> dict[str, Any]:
 
 
 def _price(state: StripeState, price_id: str | None, param: str) -> str:
+    return str(recurring_price(state, price_id, param)["id"])
+
+
+def recurring_price(
+    state: StripeState,
+    price_id: str | None,
+    param: str,
+    one_time: str = "The price specified is set to `type=one_time` but this field only accepts "
+    "prices with `type=recurring`.",
+) -> dict[str, Any]:
+    """An active recurring price a subscription (or Checkout, with its own `one_time`
+    message) may sell, else Stripe's refusal naming `param`."""
     if not price_id:
         raise invalid(f"Missing required param: {param}.", param, "parameter_missing")
     price = state.get("price", price_id, param)
@@ -150,12 +162,8 @@ def _price(state: StripeState, price_id: str | None, param: str) -> str:
             "The price specified is inactive. This field only accepts active prices.", param
         )
     if price["type"] != "recurring":
-        raise invalid(
-            "The price specified is set to `type=one_time` but this field only accepts "
-            "prices with `type=recurring`.",
-            param,
-        )
-    return price_id
+        raise invalid(one_time, param)
+    return price
 
 
 @route("GET", "/v1/subscriptions/{id}", "SubscriptionRetrieveParams")
